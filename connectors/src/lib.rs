@@ -1,0 +1,13 @@
+//! Corvid's connectors: sources that stream logs into Kafka raw topics.
+//!
+//! Every connector produces records with the same contract ([`raw_record`]): the record
+//! key names the *stream* (a file path, a TCP peer, an object key) so one stream's lines
+//! stay ordered in one partition, and headers carry the source's id, label and the log
+//! types it may hold, which the engine's classifier reads. Delivery is acknowledged
+//! ([`producer::RawProducer`]): a connector reports success only for records the broker
+//! has accepted.
+
+pub mod file;
+pub mod producer;
+pub mod raw_record;
+pub mod topics;

@@ -1,0 +1,177 @@
+//! Engine configuration: one YAML file, every key documented in `docs/config.md`.
+//!
+//! Without a file the defaults run on one machine (broker 127.0.0.1:9092, rules from
+//! `./rules`, state under `./data`). Unknown keys are errors that name the key: a typo
+//! must fail at start-up, not silently fall back to a default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole engine configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    pub kafka: KafkaConfig,
+    pub topics: TopicsConfig,
+    /// Directory of Panther-format detections.
+    pub rules_dir: PathBuf,
+    /// Directory for local state (checkpoints, the embedded lake).
+    pub state_dir: PathBuf,
+    /// Timely worker threads in this process.
+    pub workers: usize,
+    /// Length of an ingest epoch in milliseconds.
+    pub epoch_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    /// Where a partition with no recorded position starts.
+    pub start_offset: StartOffset,
+    /// Extra librdkafka properties for every client (e.g. TLS or SASL settings).
+    pub client: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StartOffset {
+    Earliest,
+    Latest,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    pub raw: String,
+    pub alerts: String,
+    pub dead_letters: String,
+    /// Partitions for topics the engine creates when they do not exist.
+    pub partitions: i32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            kafka: KafkaConfig::default(),
+            topics: TopicsConfig::default(),
+            rules_dir: PathBuf::from("rules"),
+            state_dir: PathBuf::from("data"),
+            workers: 2,
+            epoch_ms: 1000,
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            start_offset: StartOffset::Earliest,
+            client: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            raw: "corvid.raw".into(),
+            alerts: "corvid.alerts".into(),
+            dead_letters: "corvid.dead-letters".into(),
+            partitions: 4,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Reads and validates a config file.
+    pub fn from_file(path: &Path) -> Result<EngineConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        EngineConfig::from_yaml(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses YAML text; the error message names the offending key.
+    pub fn from_yaml(text: &str) -> Result<EngineConfig, String> {
+        // An empty file means "all defaults", which serde_yaml_ng reads as a unit value.
+        if text.trim().is_empty() {
+            return Ok(EngineConfig::default());
+        }
+        let config: EngineConfig = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let checks = [
+            (self.workers == 0, "workers: must be at least 1"),
+            (self.epoch_ms == 0, "epoch_ms: must be at least 1"),
+            (self.topics.partitions < 1, "topics.partitions: must be at least 1"),
+            (self.kafka.brokers.trim().is_empty(), "kafka.brokers: must not be empty"),
+            (self.topics.raw.is_empty(), "topics.raw: must not be empty"),
+            (self.topics.alerts.is_empty(), "topics.alerts: must not be empty"),
+            (self.topics.dead_letters.is_empty(), "topics.dead_letters: must not be empty"),
+        ];
+        match checks.iter().find(|(failed, _)| *failed) {
+            Some((_, message)) => Err((*message).to_owned()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_text_gives_the_one_machine_defaults() {
+        let config = EngineConfig::from_yaml("").expect("defaults");
+        assert_eq!(config, EngineConfig::default());
+        assert_eq!(config.kafka.brokers, "127.0.0.1:9092");
+        assert_eq!(config.rules_dir, PathBuf::from("rules"));
+        assert_eq!(config.state_dir, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn partial_sections_keep_other_defaults() {
+        let config = EngineConfig::from_yaml("topics:\n  raw: my.raw\nworkers: 3\n").expect("parse");
+        assert_eq!(config.topics.raw, "my.raw");
+        assert_eq!(config.topics.alerts, "corvid.alerts");
+        assert_eq!(config.workers, 3);
+    }
+
+    #[test]
+    fn unknown_keys_fail_naming_the_key() {
+        let err = EngineConfig::from_yaml("topics:\n  alert: x\n").expect_err("typo");
+        assert!(err.contains("alert"), "{err}");
+        let err = EngineConfig::from_yaml("kafka:\n  brokerz: x\n").expect_err("typo");
+        assert!(err.contains("brokerz"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_fail_naming_the_key() {
+        let err = EngineConfig::from_yaml("workers: 0\n").expect_err("zero workers");
+        assert!(err.starts_with("workers:"), "{err}");
+        let err = EngineConfig::from_yaml("kafka:\n  start_offset: middle\n").expect_err("bad enum");
+        assert!(err.contains("start_offset") || err.contains("middle"), "{err}");
+    }
+}

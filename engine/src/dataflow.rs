@@ -1,0 +1,201 @@
+//! The engine's dataflow, wired from the stages, and the `corvid run` entry point.
+//!
+//! ```text
+//!  KafkaSource ─▶ Parse ─┬─ events ─▶ Rules ─▶ DedupAlerts ─▶ KafkaSink(alerts)
+//!   (owned        (per-  │           (pyo3,   (exchange by
+//!    partitions,  worker │            batch    rule+dedup)
+//!    epochs)      state) └─ dead letters ───────────────────▶ KafkaSink(dead letters)
+//! ```
+//!
+//! Every worker builds the same dataflow; workers differ only in the partitions they own.
+//! Parsing and rules run where the records were read (pipeline channels), so a stream's
+//! records are parsed in order by one worker; only rule outcomes are exchanged.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::{ProbeHandle, Stream};
+
+use crate::alerts::dedup_alerts;
+use crate::config::EngineConfig;
+use crate::event::Event;
+use crate::kafka::client_config;
+use corvid_connectors::topics::{ensure_topics, TopicError};
+use crate::metrics::metrics;
+use crate::parse::{Classifier, DeadLetter, ParseOutcome};
+use crate::rules::{OutcomeKind, RuleLoadError, RuleOutcome, RuleSet};
+use crate::sinks::alerts::alert_record;
+use crate::sinks::dead_letters::dead_letter_record;
+use crate::sinks::kafka::{SinkError, TopicProducer};
+use crate::sinks::kafka_sink;
+use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
+use crate::source::Epoch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Topics(#[from] TopicError),
+    #[error("cannot load rules from {dir}: {source}")]
+    Rules { dir: PathBuf, source: RuleLoadError },
+    #[error("rules directory {0} holds no enabled rule")]
+    NoRules(PathBuf),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("timely: {0}")]
+    Timely(String),
+    #[error("worker {0} panicked")]
+    WorkerPanicked(usize),
+}
+
+/// How `corvid run` should run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub config: EngineConfig,
+    /// Stop once every partition is read to the end it had at start-up.
+    pub stop_at_end: bool,
+}
+
+/// Runs the engine until shutdown is requested (or, with `stop_at_end`, the input ends).
+pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineError> {
+    let config = options.config;
+    let topics = &config.topics;
+    ensure_topics(
+        &client_config(&config.kafka),
+        &[
+            (topics.raw.as_str(), topics.partitions),
+            (topics.alerts.as_str(), topics.partitions),
+            (topics.dead_letters.as_str(), topics.partitions),
+        ],
+    )?;
+    let rules = RuleSet::load(&config.rules_dir).map_err(|source| EngineError::Rules {
+        dir: config.rules_dir.clone(),
+        source,
+    })?;
+    if rules.is_empty() {
+        return Err(EngineError::NoRules(config.rules_dir.clone()));
+    }
+    tracing::info!(rules = ?rules.rule_ids(), "rules loaded");
+    let rules = Arc::new(rules);
+    let settings = SourceSettings {
+        kafka: config.kafka.clone(),
+        topic: config.topics.raw.clone(),
+        tick_ms: config.epoch_ms,
+        stop_at_end: options.stop_at_end,
+        shutdown,
+    };
+    let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
+        run_worker(worker, &config, &settings, &rules)
+    })
+    .map_err(EngineError::Timely)?;
+    for (index, result) in guards.join().into_iter().enumerate() {
+        match result {
+            Ok(outcome) => outcome?,
+            Err(_) => return Err(EngineError::WorkerPanicked(index)),
+        }
+    }
+    tracing::debug!("final metrics\n{}", crate::metrics::render());
+    Ok(())
+}
+
+fn run_worker(
+    worker: &mut timely::worker::Worker,
+    config: &EngineConfig,
+    settings: &SourceSettings,
+    rules: &Arc<RuleSet>,
+) -> Result<(), EngineError> {
+    let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
+    let alerts_out = TopicProducer::connect(&config.kafka, &config.topics.alerts)?;
+    let dead_out = TopicProducer::connect(&config.kafka, &config.topics.dead_letters)?;
+    let probe = ProbeHandle::new();
+    let settings = settings.clone();
+    let rules = Arc::clone(rules);
+    worker.dataflow::<Epoch, _, _>(|scope| {
+        let raw = kafka_source(scope, settings, partitions);
+        let (events, dead_letters) = parse(raw);
+        kafka_sink(dead_letters, dead_out, dead_letter_record, &probe);
+        let alerts = dedup_alerts(evaluate_rules(events, rules));
+        kafka_sink(alerts, alerts_out, alert_record, &probe);
+    });
+    while worker.step_or_park(Some(Duration::from_millis(100))) {}
+    Ok(())
+}
+
+/// Classifies raw records; splits events from dead letters.
+fn parse<'scope>(
+    raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>,
+) -> (Stream<'scope, Epoch, Vec<Event>>, Stream<'scope, Epoch, Vec<DeadLetter>>) {
+    raw.unary::<timely::container::CapacityContainerBuilder<Vec<ParseOutcome>>, _, _, _>(
+        Pipeline,
+        "Parse",
+        |_capability, _info| {
+            let mut classifier = Classifier::new();
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let parse_time = chrono::Utc::now();
+                    let mut session = output.session(&cap);
+                    for record in data.drain(..) {
+                        for outcome in classifier.classify(&record, parse_time) {
+                            match &outcome {
+                                ParseOutcome::Event(event) => metrics()
+                                    .events_parsed
+                                    .with_label_values(&[event.log_type()])
+                                    .inc(),
+                                ParseOutcome::DeadLetter(dead) => {
+                                    tracing::warn!(
+                                        stream = dead.record.stream,
+                                        partition = dead.record.partition,
+                                        offset = dead.record.offset,
+                                        reason = dead.reason,
+                                        "dead letter"
+                                    );
+                                    metrics().dead_letters.with_label_values(&[dead.kind.as_str()]).inc()
+                                }
+                            }
+                            session.give(outcome);
+                        }
+                    }
+                });
+            }
+        },
+    )
+    .ok_err(|outcome| match outcome {
+        ParseOutcome::Event(event) => Ok(event),
+        ParseOutcome::DeadLetter(dead) => Err(dead),
+    })
+}
+
+/// Runs the rules over each batch of events: one Python call per (rule, batch).
+fn evaluate_rules<'scope>(
+    events: Stream<'scope, Epoch, Vec<Event>>,
+    rules: Arc<RuleSet>,
+) -> Stream<'scope, Epoch, Vec<RuleOutcome>> {
+    events.unary::<timely::container::CapacityContainerBuilder<Vec<RuleOutcome>>, _, _, _>(
+        Pipeline,
+        "Rules",
+        move |_capability, _info| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let outcomes = rules.evaluate(data);
+                    for outcome in &outcomes {
+                        let counter = match outcome.kind {
+                            OutcomeKind::Match => &metrics().rule_matches,
+                            OutcomeKind::Error => {
+                                tracing::warn!(rule = outcome.rule_id, error = ?outcome.error, "rule error");
+                                &metrics().rule_errors
+                            }
+                        };
+                        counter.with_label_values(&[&outcome.rule_id]).inc();
+                    }
+                    output.session(&cap).give_iterator(outcomes.into_iter());
+                });
+            }
+        },
+    )
+}

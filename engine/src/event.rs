@@ -1,0 +1,106 @@
+//! The normalized event that flows from parsing to rules, alerts and the lake.
+//!
+//! An [`Event`] is the parsed log record as a JSON object together with its Panther `p_`
+//! fields (`p_log_type`, `p_event_time`, `p_parse_time`, `p_row_id`, `p_source_id`,
+//! `p_source_label` and the `p_any_*` indicator arrays). The object sits behind an `Arc`
+//! because the same event is read by every rule of its log type (the Python view shares
+//! it instead of copying) and later by the lake sink.
+//!
+//! Invariants, established by the parsers and relied on downstream:
+//! * `p_log_type`, `p_row_id`, `p_event_time` and `p_parse_time` are always present strings;
+//! * timestamps use Panther's data-lake layout `YYYY-MM-DD HH:MM:SS.fffffffff` in UTC.
+//!
+//! On the wire between timely processes an event travels as its JSON text: the binary
+//! codec timely uses cannot decode a self-describing `serde_json::Value`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// Panther's timestamp layout for every typed timestamp (`2006-01-02 15:04:05.000000000`).
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.9f";
+
+/// Formats a UTC time in Panther's data-lake layout.
+pub fn format_timestamp(time: &chrono::DateTime<chrono::Utc>) -> String {
+    time.format(TIMESTAMP_FORMAT).to_string()
+}
+
+/// A parsed, normalized event. Cheap to clone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    fields: Arc<Map<String, Value>>,
+}
+
+impl Event {
+    /// Wraps an already normalized object; the caller guarantees the module invariants.
+    pub fn from_fields(fields: Map<String, Value>) -> Self {
+        Event {
+            fields: Arc::new(fields),
+        }
+    }
+
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
+    /// The shared object, for views (the Python event) that must outlive a borrow.
+    pub fn shared_fields(&self) -> Arc<Map<String, Value>> {
+        Arc::clone(&self.fields)
+    }
+
+    fn str_field(&self, name: &str) -> &str {
+        self.fields.get(name).and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn log_type(&self) -> &str {
+        self.str_field("p_log_type")
+    }
+
+    pub fn row_id(&self) -> &str {
+        self.str_field("p_row_id")
+    }
+
+    pub fn event_time(&self) -> &str {
+        self.str_field("p_event_time")
+    }
+
+    pub fn to_json(&self) -> String {
+        Value::Object((*self.fields).clone()).to_string()
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(&*self.fields).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let fields: Map<String, Value> =
+            serde_json::from_str(&text).map_err(serde::de::Error::custom)?;
+        Ok(Event::from_fields(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_round_trips_through_a_binary_codec_view() {
+        let mut fields = Map::new();
+        fields.insert("p_log_type".into(), Value::from("Osquery.Differential"));
+        fields.insert("columns".into(), serde_json::json!({"user": "alice", "n": [1, 2]}));
+        let event = Event::from_fields(fields);
+        // A string is what binary codecs see; it must carry the whole object.
+        let text = serde_json::to_string(&event).expect("serialize");
+        let back: Event = serde_json::from_str(&text).expect("deserialize");
+        assert_eq!(back, event);
+        assert_eq!(back.log_type(), "Osquery.Differential");
+        assert_eq!(back.row_id(), "");
+    }
+}

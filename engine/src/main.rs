@@ -1,0 +1,294 @@
+//! `corvid`: the one binary — engine, connectors, rule tests and load tests.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use corvid_connectors::file::{send_file, FileSourceConfig};
+use corvid_connectors::raw_record::SourceMeta;
+use corvid_engine::alerts::tail::{tail, TailOptions};
+use corvid_engine::config::EngineConfig;
+use corvid_engine::dataflow::{run, RunOptions};
+use corvid_loadtest::generator::{generate, GeneratorSpec};
+use corvid_loadtest::harness::{self, HarnessConfig};
+
+/// Corvid: a self-hosted streaming SIEM detection engine.
+#[derive(Parser)]
+#[command(name = "corvid", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the detection engine: parse raw logs from Kafka, run the rules, publish alerts.
+    Run(RunArgs),
+    /// Stream logs into Kafka.
+    #[command(subcommand)]
+    Connect(ConnectCommand),
+    /// Work with detections.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Read alerts back from the alerts topic.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+    /// Push generated osquery logs with planted attacks through a running pipeline and
+    /// report end-to-end events/s.
+    Loadtest(LoadtestArgs),
+}
+
+#[derive(Args)]
+struct ConfigArg {
+    /// Engine config file (YAML); defaults run on one machine. Keys: docs/config.md.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn load(&self) -> Result<EngineConfig> {
+        match &self.config {
+            Some(path) => Ok(EngineConfig::from_file(path)?),
+            None => Ok(EngineConfig::default()),
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Worker threads (overrides `workers` in the config).
+    #[arg(long, short)]
+    workers: Option<usize>,
+    /// Stop once every raw partition is read to the end it had at start-up.
+    #[arg(long)]
+    stop_at_end: bool,
+}
+
+#[derive(Subcommand)]
+enum ConnectCommand {
+    /// Read a file of log lines into a raw topic, one record per line, keyed by the file.
+    File(FileArgs),
+}
+
+#[derive(Args)]
+struct FileArgs {
+    /// The file to read.
+    #[arg(long)]
+    path: PathBuf,
+    /// Raw topic to write to.
+    #[arg(long, default_value = "corvid.raw")]
+    topic: String,
+    /// Source id (becomes `p_source_id`).
+    #[arg(long)]
+    source_id: String,
+    /// Source label (becomes `p_source_label`).
+    #[arg(long, default_value = "")]
+    source_label: String,
+    /// Comma-separated log types the file may hold, e.g. `Osquery.Differential`.
+    #[arg(long)]
+    log_types: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Partitions for the topic if it does not exist yet.
+    #[arg(long, default_value_t = 4)]
+    partitions: i32,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Run every rule's YAML `Tests`; exits non-zero when any fails.
+    Test {
+        /// Directory (or single rule YAML) to test.
+        #[arg(default_value = "rules")]
+        path: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Print alerts from the alerts topic.
+    Tail(TailArgs),
+}
+
+#[derive(Args)]
+struct TailArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Start at the oldest alert instead of the newest.
+    #[arg(long)]
+    from_beginning: bool,
+    /// Exit after this many seconds without a new alert, once caught up.
+    #[arg(long, default_value_t = 3.0)]
+    idle_secs: f64,
+    /// Exit after this many alerts.
+    #[arg(long)]
+    max: Option<usize>,
+    /// Print each alert's full JSON instead of a summary line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct LoadtestArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Lines to generate.
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Planted out-of-office logins (each a distinct user, so one alert each).
+    #[arg(long, default_value_t = 100)]
+    planted: u64,
+    /// Streams (hosts) to spread the lines over.
+    #[arg(long, default_value_t = 8)]
+    streams: u64,
+    /// Give up waiting for the planted alerts after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+    /// Write the lines to this file instead of pushing them (no Kafka needed).
+    #[arg(long)]
+    write_to: Option<PathBuf>,
+    /// Seed for the ordinary traffic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("corvid: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run_engine(args),
+        Command::Connect(ConnectCommand::File(args)) => connect_file(args),
+        Command::Rules(RulesCommand::Test { path }) => test_rules(path),
+        Command::Alerts(AlertsCommand::Tail(args)) => tail_alerts(args),
+        Command::Loadtest(args) => loadtest(args),
+    }
+}
+
+fn run_engine(args: RunArgs) -> Result<ExitCode> {
+    let mut config = args.config.load()?;
+    if let Some(workers) = args.workers {
+        if workers == 0 {
+            bail!("--workers: must be at least 1");
+        }
+        config.workers = workers;
+    }
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal exits at once, for an engine stuck draining.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&shutdown)).context("installing signal handlers")?;
+    }
+    run(
+        RunOptions {
+            config,
+            stop_at_end: args.stop_at_end,
+        },
+        shutdown,
+    )?;
+    eprintln!("corvid: engine stopped: {}", corvid_engine::metrics::summary());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn connect_file(args: FileArgs) -> Result<ExitCode> {
+    let config = FileSourceConfig {
+        path: args.path,
+        brokers: args.brokers,
+        topic: args.topic,
+        partitions: args.partitions,
+        meta: SourceMeta {
+            source_id: args.source_id,
+            source_label: args.source_label,
+            log_types: SourceMeta::parse_log_types(&args.log_types),
+        },
+    };
+    let sent = send_file(&config)?;
+    eprintln!("corvid: {sent} records from {} acknowledged by Kafka", config.path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test_rules(path: PathBuf) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    let summary = corvid_engine::rules::run_tests(&path, &mut stdout)
+        .with_context(|| format!("loading rules from {}", path.display()))?;
+    stdout.flush()?;
+    Ok(if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn tail_alerts(args: TailArgs) -> Result<ExitCode> {
+    let config = args.config.load()?;
+    if !(args.idle_secs.is_finite() && args.idle_secs >= 0.0) {
+        bail!("--idle-secs: must be a non-negative number");
+    }
+    let options = TailOptions {
+        topic: config.topics.alerts.clone(),
+        from_beginning: args.from_beginning,
+        idle: Duration::from_secs_f64(args.idle_secs),
+        max: args.max,
+        json: args.json,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let count = tail(&config.kafka, &options, &mut stdout)?;
+    eprintln!("corvid: {count} alert records read from {}", options.topic);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
+    let config = args.config.load()?;
+    if args.planted == 0 || args.events == 0 || args.streams == 0 {
+        bail!("--events, --planted and --streams must all be at least 1");
+    }
+    let run_id = format!("lt{}", std::process::id() as u64 * 1000 + u64::from(chrono::Utc::now().timestamp_subsec_millis()));
+    let spec = GeneratorSpec {
+        events: args.events,
+        planted: args.planted,
+        streams: args.streams,
+        run_id,
+        start_unix: chrono::Utc::now().timestamp(),
+        seed: args.seed,
+    };
+    if let Some(path) = args.write_to {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        for line in generate(&spec) {
+            writeln!(out, "{}", line.text)?;
+        }
+        out.flush()?;
+        eprintln!("corvid: wrote {} lines ({} planted) to {}", spec.events, spec.planted, path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let harness_config = HarnessConfig {
+        brokers: config.kafka.brokers.clone(),
+        raw_topic: config.topics.raw.clone(),
+        alerts_topic: config.topics.alerts.clone(),
+        timeout: Duration::from_secs(args.timeout_secs),
+    };
+    let report = harness::run(&harness_config, &spec)?;
+    println!("{}", report.render());
+    Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

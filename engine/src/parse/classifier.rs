@@ -1,0 +1,205 @@
+//! The classifier: tries a source's declared log types and builds the event.
+//!
+//! Per source, the parser that succeeded last is tried first next time (Panther's
+//! penalty queue): a source that mostly carries one log type pays for one parse per line.
+//! The order only changes which parser is tried first, never which one accepts, because
+//! the log types a source declares must not both accept the same line.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::indicators::Indicators;
+use super::row_id::row_id;
+use super::{osquery, DeadLetter, DeadLetterKind, ParseOutcome, ParseRefusal};
+use crate::event::{format_timestamp, Event};
+use crate::source::RawRecord;
+
+/// The log types Corvid can parse. Widened by the parsing issue (issue 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogType {
+    OsqueryDifferential,
+}
+
+impl LogType {
+    pub fn from_name(name: &str) -> Option<LogType> {
+        match name {
+            osquery::LOG_TYPE => Some(LogType::OsqueryDifferential),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LogType::OsqueryDifferential => osquery::LOG_TYPE,
+        }
+    }
+
+    fn parse(self, line: &[u8]) -> Result<(serde_json::Map<String, Value>, DateTime<Utc>, Indicators), ParseRefusal> {
+        match self {
+            LogType::OsqueryDifferential => {
+                osquery::parse_differential(line).map(|p| (p.fields, p.event_time, p.indicators))
+            }
+        }
+    }
+}
+
+/// Classifies raw records of many sources; one per worker.
+#[derive(Default)]
+pub struct Classifier {
+    /// Per source id: the declared log types in the order to try them.
+    order: HashMap<String, Vec<LogType>>,
+}
+
+impl Classifier {
+    pub fn new() -> Self {
+        Classifier::default()
+    }
+
+    /// Parses one raw record into events, or a dead letter with every parser's reason.
+    pub fn classify(&mut self, record: &RawRecord, parse_time: DateTime<Utc>) -> Vec<ParseOutcome> {
+        let order = self
+            .order
+            .entry(record.meta.source_id.clone())
+            .or_insert_with(|| {
+                record
+                    .meta
+                    .log_types
+                    .iter()
+                    .filter_map(|name| LogType::from_name(name))
+                    .collect()
+            });
+        if order.is_empty() {
+            let declared = if record.meta.log_types.is_empty() {
+                "none".to_owned()
+            } else {
+                record.meta.log_types.join(", ")
+            };
+            // The cache would pin an empty order for a source whose headers may change.
+            self.order.remove(&record.meta.source_id);
+            return vec![ParseOutcome::DeadLetter(DeadLetter {
+                record: record.clone(),
+                kind: DeadLetterKind::UnknownLogType,
+                reason: format!("source declares no log type Corvid parses (declared: {declared})"),
+            })];
+        }
+        let mut reasons = Vec::with_capacity(order.len());
+        for position in 0..order.len() {
+            let log_type = order[position];
+            match log_type.parse(&record.payload) {
+                Ok((fields, event_time, indicators)) => {
+                    order[..=position].rotate_right(1);
+                    return vec![ParseOutcome::Event(build_event(
+                        record, log_type, fields, event_time, indicators, parse_time,
+                    ))];
+                }
+                Err(refusal) => reasons.push(format!("{}: {refusal}", log_type.name())),
+            }
+        }
+        vec![ParseOutcome::DeadLetter(DeadLetter {
+            record: record.clone(),
+            kind: DeadLetterKind::NoParserAccepted,
+            reason: reasons.join("; "),
+        })]
+    }
+}
+
+fn build_event(
+    record: &RawRecord,
+    log_type: LogType,
+    mut fields: serde_json::Map<String, Value>,
+    event_time: DateTime<Utc>,
+    indicators: Indicators,
+    parse_time: DateTime<Utc>,
+) -> Event {
+    let mut put = |name: &str, value: String| {
+        fields.insert(name.to_owned(), Value::String(value));
+    };
+    put("p_log_type", log_type.name().to_owned());
+    put("p_row_id", row_id(&record.topic, record.partition, record.offset, 0));
+    put("p_event_time", format_timestamp(&event_time));
+    put("p_parse_time", format_timestamp(&parse_time));
+    if !record.meta.source_id.is_empty() {
+        put("p_source_id", record.meta.source_id.clone());
+    }
+    if !record.meta.source_label.is_empty() {
+        put("p_source_label", record.meta.source_label.clone());
+    }
+    indicators.write_into(&mut fields);
+    Event::from_fields(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corvid_connectors::raw_record::SourceMeta;
+
+    fn record(payload: &str, log_types: &[&str]) -> RawRecord {
+        RawRecord {
+            topic: "raw".into(),
+            partition: 0,
+            offset: 7,
+            stream: "/var/log/osquery.log".into(),
+            meta: SourceMeta {
+                source_id: "src-1".into(),
+                source_label: "Fleet".into(),
+                log_types: log_types.iter().map(|s| s.to_string()).collect(),
+            },
+            payload: payload.as_bytes().to_vec(),
+        }
+    }
+
+    const LINE: &str = r#"{"name":"pack_logged_in_users","hostIdentifier":"web-1","calendarTime":"Fri Nov 27 20:01:02 2026 UTC","columns":{"host":"203.0.113.7","user":"alice"},"action":"added"}"#;
+
+    #[test]
+    fn an_accepted_line_gets_every_core_p_field() {
+        let parse_time = DateTime::from_timestamp(1_800_000_000, 5).expect("time");
+        let outcomes = Classifier::new().classify(&record(LINE, &["Osquery.Differential"]), parse_time);
+        let [ParseOutcome::Event(event)] = outcomes.as_slice() else {
+            panic!("expected one event: {outcomes:?}");
+        };
+        let f = event.fields();
+        assert_eq!(f["p_log_type"], "Osquery.Differential");
+        assert_eq!(f["p_event_time"], "2026-11-27 20:01:02.000000000");
+        assert_eq!(f["p_parse_time"], "2027-01-15 08:00:00.000000005");
+        assert_eq!(f["p_row_id"], row_id("raw", 0, 7, 0).as_str());
+        assert_eq!(f["p_source_id"], "src-1");
+        assert_eq!(f["p_source_label"], "Fleet");
+        assert_eq!(f["p_any_ip_addresses"], serde_json::json!(["203.0.113.7"]));
+        assert_eq!(f["p_any_domain_names"], serde_json::json!(["web-1"]));
+        assert_eq!(f["columns"]["user"], "alice");
+    }
+
+    #[test]
+    fn a_refused_line_is_a_dead_letter_with_raw_bytes_and_reason() {
+        let raw = record("garbage \u{1} line", &["Osquery.Differential"]);
+        let outcomes = Classifier::new().classify(&raw, Utc::now());
+        let [ParseOutcome::DeadLetter(dead)] = outcomes.as_slice() else {
+            panic!("expected a dead letter: {outcomes:?}");
+        };
+        assert_eq!(dead.kind, DeadLetterKind::NoParserAccepted);
+        assert_eq!(dead.record, raw);
+        assert!(dead.reason.starts_with("Osquery.Differential: not JSON"), "{}", dead.reason);
+    }
+
+    #[test]
+    fn unknown_or_missing_log_types_are_dead_letters_too() {
+        for declared in [&["Nope.Never"][..], &[][..]] {
+            let outcomes = Classifier::new().classify(&record(LINE, declared), Utc::now());
+            let [ParseOutcome::DeadLetter(dead)] = outcomes.as_slice() else {
+                panic!("expected a dead letter: {outcomes:?}");
+            };
+            assert_eq!(dead.kind, DeadLetterKind::UnknownLogType);
+        }
+    }
+
+    #[test]
+    fn unknown_log_types_beside_known_ones_are_skipped() {
+        let outcomes = Classifier::new().classify(
+            &record(LINE, &["Nope.Never", "Osquery.Differential"]),
+            Utc::now(),
+        );
+        assert!(matches!(outcomes.as_slice(), [ParseOutcome::Event(_)]));
+    }
+}

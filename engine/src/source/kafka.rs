@@ -1,0 +1,222 @@
+//! The source operator: each worker reads the partitions it owns with `assign()`.
+//!
+//! The consumer is built before the operator (set-up errors surface as [`SourceError`]
+//! instead of a panic inside timely). Each activation first advances the capability to
+//! the current epoch, then drains up to [`POLL_BUDGET`] records without blocking, so a
+//! busy partition cannot starve the other operators of the worker and an idle one still
+//! lets the frontier move every tick.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::{Scope, Stream};
+
+use super::epoch::{epoch_of, now_unix_ms};
+use super::partitions::owned_partitions;
+use super::{Epoch, RawRecord};
+use crate::config::{KafkaConfig, StartOffset};
+use crate::kafka::client_config;
+use crate::metrics::metrics;
+use corvid_connectors::raw_record::SourceMeta;
+
+/// Most records one activation emits before yielding to other operators.
+pub const POLL_BUDGET: usize = 4096;
+/// Longest one activation spends polling.
+const POLL_TIME_BUDGET: Duration = Duration::from_millis(20);
+/// How soon an idle source looks again.
+const IDLE_RECHECK: Duration = Duration::from_millis(25);
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot create the Kafka consumer for {brokers}: {source}")]
+    Consumer { brokers: String, source: KafkaError },
+    #[error("cannot read metadata of topic {topic}: {source}")]
+    Metadata { topic: String, source: KafkaError },
+    #[error("topic {topic} does not exist")]
+    NoSuchTopic { topic: String },
+    #[error("cannot assign partitions of {topic}: {source}")]
+    Assign { topic: String, source: KafkaError },
+}
+
+/// What one worker's source needs.
+#[derive(Clone)]
+pub struct SourceSettings {
+    pub kafka: KafkaConfig,
+    pub topic: String,
+    pub tick_ms: u64,
+    /// Stop at the end offsets the partitions had at start-up instead of following.
+    pub stop_at_end: bool,
+    /// Set by the signal handler: stop reading and let the dataflow drain.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// A worker's assigned consumer, ready to be moved into the operator.
+pub struct OwnedPartitions {
+    consumer: Option<BaseConsumer>,
+    topic: String,
+    /// Owned partitions not yet read to their end (only tracked with `stop_at_end`).
+    unfinished: BTreeSet<i32>,
+}
+
+impl OwnedPartitions {
+    /// Connects and assigns the partitions `worker` owns among `workers`.
+    pub fn assign(settings: &SourceSettings, worker: usize, workers: usize) -> Result<Self, SourceError> {
+        let topic = settings.topic.clone();
+        let mut config = client_config(&settings.kafka);
+        config
+            .set("group.id", "corvid-engine")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", if settings.stop_at_end { "true" } else { "false" });
+        let consumer: BaseConsumer = config.create().map_err(|source| SourceError::Consumer {
+            brokers: settings.kafka.brokers.clone(),
+            source,
+        })?;
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), METADATA_TIMEOUT)
+            .map_err(|source| SourceError::Metadata {
+                topic: topic.clone(),
+                source,
+            })?;
+        let partition_count = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map(|t| t.partitions().len() as i32)
+            .filter(|&count| count > 0)
+            .ok_or_else(|| SourceError::NoSuchTopic { topic: topic.clone() })?;
+        let owned = owned_partitions(&topic, partition_count, worker, workers);
+        tracing::info!(worker, topic, ?owned, "assigning partitions");
+        if owned.is_empty() {
+            return Ok(OwnedPartitions {
+                consumer: None,
+                topic,
+                unfinished: BTreeSet::new(),
+            });
+        }
+        let start = match settings.kafka.start_offset {
+            StartOffset::Earliest => Offset::Beginning,
+            StartOffset::Latest => Offset::End,
+        };
+        let mut assignment = TopicPartitionList::new();
+        let mut unfinished = BTreeSet::new();
+        for &partition in &owned {
+            assignment
+                .add_partition_offset(&topic, partition, start)
+                .map_err(|source| SourceError::Assign {
+                    topic: topic.clone(),
+                    source,
+                })?;
+            if settings.stop_at_end {
+                let (low, high) = consumer
+                    .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
+                    .map_err(|source| SourceError::Metadata {
+                        topic: topic.clone(),
+                        source,
+                    })?;
+                let empty = high <= low || settings.kafka.start_offset == StartOffset::Latest;
+                if !empty {
+                    unfinished.insert(partition);
+                }
+            }
+        }
+        consumer.assign(&assignment).map_err(|source| SourceError::Assign {
+            topic: topic.clone(),
+            source,
+        })?;
+        Ok(OwnedPartitions {
+            consumer: Some(consumer),
+            topic,
+            unfinished,
+        })
+    }
+}
+
+/// Builds the source operator for one worker.
+pub fn kafka_source<'scope>(
+    scope: Scope<'scope, Epoch>,
+    settings: SourceSettings,
+    partitions: OwnedPartitions,
+) -> Stream<'scope, Epoch, Vec<RawRecord>> {
+    source(scope, "KafkaSource", move |capability, info| {
+        let activator = scope.activator_for(info.address);
+        let mut capability = Some(capability);
+        let OwnedPartitions {
+            mut consumer,
+            topic,
+            mut unfinished,
+        } = partitions;
+        let stop_at_end = settings.stop_at_end;
+        if consumer.is_none() || (stop_at_end && unfinished.is_empty()) {
+            // Nothing to read: never hold back the frontier.
+            capability = None;
+        }
+        move |output| {
+            let Some(cap) = capability.as_mut() else {
+                return;
+            };
+            if settings.shutdown.load(Ordering::Acquire) {
+                tracing::info!(topic, "source stopping on shutdown request");
+                capability = None;
+                consumer = None;
+                return;
+            }
+            let epoch = epoch_of(now_unix_ms(), settings.tick_ms);
+            if epoch > *cap.time() {
+                cap.downgrade(&epoch);
+            }
+            let Some(reader) = consumer.as_ref() else {
+                return;
+            };
+            let started = Instant::now();
+            let mut emitted = 0usize;
+            let mut session = output.session(&cap);
+            while emitted < POLL_BUDGET && started.elapsed() < POLL_TIME_BUDGET {
+                match reader.poll(Duration::ZERO) {
+                    None => break,
+                    Some(Ok(message)) => {
+                        emitted += 1;
+                        let record = RawRecord {
+                            topic: message.topic().to_owned(),
+                            partition: message.partition(),
+                            offset: message.offset(),
+                            stream: message
+                                .key()
+                                .map(|key| String::from_utf8_lossy(key).into_owned())
+                                .unwrap_or_default(),
+                            meta: SourceMeta::from_headers(message.headers()),
+                            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                        };
+                        session.give(record);
+                    }
+                    Some(Err(KafkaError::PartitionEOF(partition))) => {
+                        unfinished.remove(&partition);
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(topic, %error, "Kafka consumer error; librdkafka retries");
+                        break;
+                    }
+                }
+            }
+            drop(session);
+            metrics().records_received.inc_by(emitted as u64);
+            if stop_at_end && unfinished.is_empty() {
+                tracing::info!(topic, "source reached the end of its partitions");
+                capability = None;
+                consumer = None;
+            } else if emitted > 0 {
+                activator.activate();
+            } else {
+                activator.activate_after(IDLE_RECHECK);
+            }
+        }
+    })
+}

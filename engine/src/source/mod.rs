@@ -1,0 +1,36 @@
+//! The Kafka source: raw records enter the dataflow here, stamped with ingest epochs.
+//!
+//! ```text
+//!   raw topic partitions ──assign()──▶ worker owning them ──▶ Stream<Epoch, RawRecord>
+//! ```
+//!
+//! * **Ownership.** Each worker owns a fixed set of partitions ([`partitions`]) and reads
+//!   them with `assign()`; consumer-group rebalancing never moves data between workers.
+//!   A worker that owns nothing drops its capability at once, so it never holds back the
+//!   frontier.
+//! * **Time.** The timely timestamp is an [`Epoch`]: the start, in milliseconds since the
+//!   Unix epoch, of the ingest tick in which the record was read. Event time is data
+//!   (`p_event_time`), never the timely time.
+//! * **Ends.** In follow mode the source runs until shutdown is requested; with
+//!   `stop_at_end` it stops at the end offsets each partition had at start-up, which is
+//!   how the demo and batch replays finish.
+
+pub mod epoch;
+pub mod kafka;
+pub mod partitions;
+
+pub use epoch::Epoch;
+
+use corvid_connectors::raw_record::SourceMeta;
+
+/// One raw record as read from Kafka, with where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// The record key: the stream (file, connection, host) the line belongs to.
+    pub stream: String,
+    pub meta: SourceMeta,
+    pub payload: Vec<u8>,
+}

@@ -1,0 +1,24 @@
+# Shared by the project's scripts: Kafka lifecycle that stops only what this run started.
+
+kafka_started_here=0
+
+# Starts the broker unless one of ours is already running.
+kafka_ensure_up() {
+  if "$root/scripts/kafka.sh" status; then
+    echo "using the Kafka broker that is already running" >&2
+  else
+    "$root/scripts/kafka.sh" up
+    kafka_started_here=1
+  fi
+}
+
+kafka_stop_if_started() {
+  if [[ $kafka_started_here == 1 ]]; then
+    "$root/scripts/kafka.sh" down
+  fi
+}
+
+# Where cargo puts binaries (CI points CARGO_TARGET_DIR at a cache outside the checkout).
+target_dir() {
+  echo "${CARGO_TARGET_DIR:-$root/target}"
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests, integration tests against a real
+# Kafka broker (started here unless one is running), and the detections' own tests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/lib.sh
+
+trap kafka_stop_if_started EXIT
+kafka_ensure_up
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
+cargo run -q --bin corvid -- rules test rules
