@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{
-    BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
-};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
 use crate::raw_record::SourceMeta;
@@ -26,7 +24,9 @@ pub enum ProduceError {
     Create { brokers: String, source: KafkaError },
     #[error("cannot queue a record for topic {topic}: {source}")]
     Queue { topic: String, source: KafkaError },
-    #[error("{failed} of {sent} records to {topic} were not acknowledged; first error: {first_error}")]
+    #[error(
+        "{failed} of {sent} records to {topic} were not acknowledged; first error: {first_error}"
+    )]
     Unacknowledged {
         topic: String,
         sent: u64,

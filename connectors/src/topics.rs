@@ -28,11 +28,16 @@ pub fn ensure_topics(client: &ClientConfig, topics: &[(&str, i32)]) -> Result<()
         .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = futures::executor::block_on(admin.create_topics(&new_topics, &options))
-        .map_err(|source| TopicError::Create {
-            topic: topics.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(","),
+    let results = futures::executor::block_on(admin.create_topics(&new_topics, &options)).map_err(
+        |source| TopicError::Create {
+            topic: topics
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(","),
             reason: source.to_string(),
-        })?;
+        },
+    )?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

@@ -125,11 +125,23 @@ impl EngineConfig {
         let checks = [
             (self.workers == 0, "workers: must be at least 1"),
             (self.epoch_ms == 0, "epoch_ms: must be at least 1"),
-            (self.topics.partitions < 1, "topics.partitions: must be at least 1"),
-            (self.kafka.brokers.trim().is_empty(), "kafka.brokers: must not be empty"),
+            (
+                self.topics.partitions < 1,
+                "topics.partitions: must be at least 1",
+            ),
+            (
+                self.kafka.brokers.trim().is_empty(),
+                "kafka.brokers: must not be empty",
+            ),
             (self.topics.raw.is_empty(), "topics.raw: must not be empty"),
-            (self.topics.alerts.is_empty(), "topics.alerts: must not be empty"),
-            (self.topics.dead_letters.is_empty(), "topics.dead_letters: must not be empty"),
+            (
+                self.topics.alerts.is_empty(),
+                "topics.alerts: must not be empty",
+            ),
+            (
+                self.topics.dead_letters.is_empty(),
+                "topics.dead_letters: must not be empty",
+            ),
         ];
         match checks.iter().find(|(failed, _)| *failed) {
             Some((_, message)) => Err((*message).to_owned()),
@@ -153,7 +165,8 @@ mod tests {
 
     #[test]
     fn partial_sections_keep_other_defaults() {
-        let config = EngineConfig::from_yaml("topics:\n  raw: my.raw\nworkers: 3\n").expect("parse");
+        let config =
+            EngineConfig::from_yaml("topics:\n  raw: my.raw\nworkers: 3\n").expect("parse");
         assert_eq!(config.topics.raw, "my.raw");
         assert_eq!(config.topics.alerts, "corvid.alerts");
         assert_eq!(config.workers, 3);
@@ -171,7 +184,11 @@ mod tests {
     fn invalid_values_fail_naming_the_key() {
         let err = EngineConfig::from_yaml("workers: 0\n").expect_err("zero workers");
         assert!(err.starts_with("workers:"), "{err}");
-        let err = EngineConfig::from_yaml("kafka:\n  start_offset: middle\n").expect_err("bad enum");
-        assert!(err.contains("start_offset") || err.contains("middle"), "{err}");
+        let err =
+            EngineConfig::from_yaml("kafka:\n  start_offset: middle\n").expect_err("bad enum");
+        assert!(
+            err.contains("start_offset") || err.contains("middle"),
+            "{err}"
+        );
     }
 }

@@ -17,15 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::dedup_alerts;
 use crate::config::EngineConfig;
 use crate::event::Event;
 use crate::kafka::client_config;
-use corvid_connectors::topics::{ensure_topics, TopicError};
 use crate::metrics::metrics;
 use crate::parse::{Classifier, DeadLetter, ParseOutcome};
 use crate::rules::{OutcomeKind, RuleLoadError, RuleOutcome, RuleSet};
@@ -35,6 +34,7 @@ use crate::sinks::kafka::{SinkError, TopicProducer};
 use crate::sinks::kafka_sink;
 use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
 use crate::source::Epoch;
+use corvid_connectors::topics::{ensure_topics, TopicError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -119,7 +119,12 @@ fn run_worker(
     worker.dataflow::<Epoch, _, _>(|scope| {
         let raw = kafka_source(scope, settings, partitions);
         let (events, dead_letters) = parse(raw);
-        kafka_sink(dead_letters, dead_out, dead_letter_record, &probe);
+        kafka_sink(
+            dead_letters,
+            dead_out,
+            |dead| dead_letter_record(dead),
+            &probe,
+        );
         let alerts = dedup_alerts(evaluate_rules(events, rules));
         kafka_sink(alerts, alerts_out, alert_record, &probe);
     });
@@ -127,10 +132,14 @@ fn run_worker(
     Ok(())
 }
 
+/// A stream of events and the stream of dead letters beside it.
+type Parsed<'scope> = (
+    Stream<'scope, Epoch, Vec<Event>>,
+    Stream<'scope, Epoch, Vec<Box<DeadLetter>>>,
+);
+
 /// Classifies raw records; splits events from dead letters.
-fn parse<'scope>(
-    raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>,
-) -> (Stream<'scope, Epoch, Vec<Event>>, Stream<'scope, Epoch, Vec<DeadLetter>>) {
+fn parse<'scope>(raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>) -> Parsed<'scope> {
     raw.unary::<timely::container::CapacityContainerBuilder<Vec<ParseOutcome>>, _, _, _>(
         Pipeline,
         "Parse",
@@ -155,7 +164,10 @@ fn parse<'scope>(
                                         reason = dead.reason,
                                         "dead letter"
                                     );
-                                    metrics().dead_letters.with_label_values(&[dead.kind.as_str()]).inc()
+                                    metrics()
+                                        .dead_letters
+                                        .with_label_values(&[dead.kind.as_str()])
+                                        .inc()
                                 }
                             }
                             session.give(outcome);

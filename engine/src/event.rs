@@ -94,7 +94,10 @@ mod tests {
     fn wire_form_round_trips_through_a_binary_codec_view() {
         let mut fields = Map::new();
         fields.insert("p_log_type".into(), Value::from("Osquery.Differential"));
-        fields.insert("columns".into(), serde_json::json!({"user": "alice", "n": [1, 2]}));
+        fields.insert(
+            "columns".into(),
+            serde_json::json!({"user": "alice", "n": [1, 2]}),
+        );
         let event = Event::from_fields(fields);
         // A string is what binary codecs see; it must carry the whole object.
         let text = serde_json::to_string(&event).expect("serialize");

@@ -13,3 +13,19 @@ pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
     }
     config
 }
+
+/// The consumers' rdkafka context: errors go to `tracing`, except end-of-partition
+/// notices, which the consumers that ask for them handle and which are not errors.
+pub struct ConsumerLogContext;
+
+impl rdkafka::ClientContext for ConsumerLogContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+        match error {
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => {}
+            error => tracing::error!(%error, reason, "librdkafka error"),
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for ConsumerLogContext {}

@@ -168,6 +168,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match dispatch(Cli::parse()) {
         Ok(code) => code,
@@ -201,7 +202,8 @@ fn run_engine(args: RunArgs) -> Result<ExitCode> {
         // A second signal exits at once, for an engine stuck draining.
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
             .context("installing signal handlers")?;
-        signal_hook::flag::register(signal, Arc::clone(&shutdown)).context("installing signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
     }
     run(
         RunOptions {
@@ -210,7 +212,10 @@ fn run_engine(args: RunArgs) -> Result<ExitCode> {
         },
         shutdown,
     )?;
-    eprintln!("corvid: engine stopped: {}", corvid_engine::metrics::summary());
+    eprintln!(
+        "corvid: engine stopped: {}",
+        corvid_engine::metrics::summary()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -227,7 +232,10 @@ fn connect_file(args: FileArgs) -> Result<ExitCode> {
         },
     };
     let sent = send_file(&config)?;
-    eprintln!("corvid: {sent} records from {} acknowledged by Kafka", config.path.display());
+    eprintln!(
+        "corvid: {sent} records from {} acknowledged by Kafka",
+        config.path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -236,7 +244,11 @@ fn test_rules(path: PathBuf) -> Result<ExitCode> {
     let summary = corvid_engine::rules::run_tests(&path, &mut stdout)
         .with_context(|| format!("loading rules from {}", path.display()))?;
     stdout.flush()?;
-    Ok(if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn tail_alerts(args: TailArgs) -> Result<ExitCode> {
@@ -262,7 +274,10 @@ fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
     if args.planted == 0 || args.events == 0 || args.streams == 0 {
         bail!("--events, --planted and --streams must all be at least 1");
     }
-    let run_id = format!("lt{}", std::process::id() as u64 * 1000 + u64::from(chrono::Utc::now().timestamp_subsec_millis()));
+    let run_id = format!(
+        "lt{}",
+        std::process::id() as u64 * 1000 + u64::from(chrono::Utc::now().timestamp_subsec_millis())
+    );
     let spec = GeneratorSpec {
         events: args.events,
         planted: args.planted,
@@ -279,7 +294,12 @@ fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
             writeln!(out, "{}", line.text)?;
         }
         out.flush()?;
-        eprintln!("corvid: wrote {} lines ({} planted) to {}", spec.events, spec.planted, path.display());
+        eprintln!(
+            "corvid: wrote {} lines ({} planted) to {}",
+            spec.events,
+            spec.planted,
+            path.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let harness_config = HarnessConfig {
@@ -290,5 +310,9 @@ fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
     };
     let report = harness::run(&harness_config, &spec)?;
     println!("{}", report.render());
-    Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -28,7 +28,8 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
+    let counter =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
     registry
         .register(Box::new(counter.clone()))
         .expect("metric registered once");

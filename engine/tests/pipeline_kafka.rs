@@ -67,7 +67,10 @@ impl Engine {
             .stderr(stderr)
             .spawn()
             .expect("start corvid run");
-        Engine { child: Some(child), log }
+        Engine {
+            child: Some(child),
+            log,
+        }
     }
 
     fn assert_running(&mut self) {
@@ -94,7 +97,11 @@ impl Engine {
             if let Some(status) = child.try_wait().expect("poll engine") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "engine ignored SIGTERM; log:\n{}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "engine ignored SIGTERM; log:\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -126,7 +133,9 @@ impl TopicReader {
             .expect("consumer");
         let deadline = Instant::now() + WAIT;
         let partitions = loop {
-            let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+            let metadata = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .expect("metadata");
             let found: Vec<i32> = metadata
                 .topics()
                 .iter()
@@ -174,14 +183,22 @@ impl TopicReader {
     }
 
     /// Polls until `done` holds for what has been read, or panics after [`WAIT`].
-    fn wait_until(&mut self, what: &str, engine: &mut Engine, done: impl Fn(&[(String, Vec<u8>, BTreeMap<String, String>)]) -> bool) {
+    fn wait_until(
+        &mut self,
+        what: &str,
+        engine: &mut Engine,
+        done: impl Fn(&[(String, Vec<u8>, BTreeMap<String, String>)]) -> bool,
+    ) {
         let deadline = Instant::now() + WAIT;
         while !done(&self.records) {
             engine.assert_running();
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; read {:?}; engine log:\n{}",
-                self.records.iter().map(|r| String::from_utf8_lossy(&r.1).into_owned()).collect::<Vec<_>>(),
+                self.records
+                    .iter()
+                    .map(|r| String::from_utf8_lossy(&r.1).into_owned())
+                    .collect::<Vec<_>>(),
                 engine.log_text()
             );
             self.poll_for(Duration::from_millis(300));
@@ -191,7 +208,12 @@ impl TopicReader {
     fn alerts(&self) -> Vec<(String, Value)> {
         self.records
             .iter()
-            .map(|(key, payload, _)| (key.clone(), serde_json::from_slice(payload).expect("alert JSON")))
+            .map(|(key, payload, _)| {
+                (
+                    key.clone(),
+                    serde_json::from_slice(payload).expect("alert JSON"),
+                )
+            })
             .collect()
     }
 }
@@ -208,7 +230,14 @@ fn send_file(dir: &Path, name: &str, topic: &str, lines: &[String]) {
         .args(["connect", "file", "--path"])
         .arg(&path)
         .args(["--topic", topic, "--brokers", &brokers()])
-        .args(["--source-id", "it-osquery", "--source-label", "IT osquery", "--log-types", "Osquery.Differential"])
+        .args([
+            "--source-id",
+            "it-osquery",
+            "--source-label",
+            "IT osquery",
+            "--log-types",
+            "Osquery.Differential",
+        ])
         .status()
         .expect("run corvid connect file");
     assert!(status.success(), "connect file failed: {status}");
@@ -219,7 +248,11 @@ fn out_of_office_logins_alert_once_per_user_and_updates_reuse_the_alert() {
     let run = unique("it-pipeline");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("corvid.yml");
-    let (raw, alerts_topic, dead_topic) = (format!("{run}.raw"), format!("{run}.alerts"), format!("{run}.dead"));
+    let (raw, alerts_topic, dead_topic) = (
+        format!("{run}.raw"),
+        format!("{run}.alerts"),
+        format!("{run}.dead"),
+    );
     std::fs::write(
         &config,
         format!(
@@ -249,15 +282,29 @@ fn out_of_office_logins_alert_once_per_user_and_updates_reuse_the_alert() {
     );
     let mut engine = Engine::start(&config, dir.path().join("engine.log"));
     let mut alerts = TopicReader::new(&alerts_topic);
-    alerts.wait_until("alerts for alice and bob", &mut engine, |records| records.len() >= 2);
+    alerts.wait_until("alerts for alice and bob", &mut engine, |records| {
+        records.len() >= 2
+    });
     // Anything else the engine would emit for phase 1 has had time to arrive.
     alerts.poll_for(Duration::from_secs(2));
     let first = latest(&alerts.alerts());
     let by_user: BTreeMap<String, Value> = first
         .values()
-        .map(|alert| (alert["dedupString"].as_str().expect("dedupString").to_owned(), alert.clone()))
+        .map(|alert| {
+            (
+                alert["dedupString"]
+                    .as_str()
+                    .expect("dedupString")
+                    .to_owned(),
+                alert.clone(),
+            )
+        })
         .collect();
-    assert_eq!(by_user.keys().collect::<Vec<_>>(), vec!["alice", "bob"], "alerts: {first:#?}");
+    assert_eq!(
+        by_user.keys().collect::<Vec<_>>(),
+        vec!["alice", "bob"],
+        "alerts: {first:#?}"
+    );
     for (user, ip) in [("alice", "203.0.113.7"), ("bob", "198.51.100.9")] {
         let alert = &by_user[user];
         assert_eq!(alert["eventCount"], 1);
@@ -265,7 +312,10 @@ fn out_of_office_logins_alert_once_per_user_and_updates_reuse_the_alert() {
         assert_eq!(alert["ruleId"], "Osquery.OutsideOfficeLogin");
         assert_eq!(alert["severity"], "HIGH");
         let title = alert["title"].as_str().expect("title");
-        assert!(title.contains(user) && title.contains(ip), "title {title:?}");
+        assert!(
+            title.contains(user) && title.contains(ip),
+            "title {title:?}"
+        );
         let sample = &alert["samples"][0];
         assert_eq!(sample["p_log_type"], "Osquery.Differential");
         assert_eq!(sample["p_source_id"], "it-osquery");
@@ -274,7 +324,9 @@ fn out_of_office_logins_alert_once_per_user_and_updates_reuse_the_alert() {
 
     // The line that is not JSON is on the dead-letter topic, bytes intact, with a reason.
     let mut dead = TopicReader::new(&dead_topic);
-    dead.wait_until("the dead letter", &mut engine, |records| !records.is_empty());
+    dead.wait_until("the dead letter", &mut engine, |records| {
+        !records.is_empty()
+    });
     dead.poll_for(Duration::from_millis(500));
     assert_eq!(dead.records.len(), 1, "exactly one dead letter");
     let (_, payload, headers) = &dead.records[0];
@@ -286,11 +338,20 @@ fn out_of_office_logins_alert_once_per_user_and_updates_reuse_the_alert() {
 
     // Phase 2: alice logs in from outside again within the dedup period: her alert is
     // updated (same key, higher count), no new alert appears.
-    let alice_id = by_user["alice"]["alertId"].as_str().expect("alertId").to_owned();
-    send_file(dir.path(), "phase2.log", &raw, &[login("alice", "203.0.113.99", "added", "web-2")]);
+    let alice_id = by_user["alice"]["alertId"]
+        .as_str()
+        .expect("alertId")
+        .to_owned();
+    send_file(
+        dir.path(),
+        "phase2.log",
+        &raw,
+        &[login("alice", "203.0.113.99", "added", "web-2")],
+    );
     alerts.wait_until("alice's updated alert", &mut engine, |records| {
         records.iter().any(|(key, payload, _)| {
-            key == &alice_id && serde_json::from_slice::<Value>(payload).is_ok_and(|a| a["eventCount"] == 2)
+            key == &alice_id
+                && serde_json::from_slice::<Value>(payload).is_ok_and(|a| a["eventCount"] == 2)
         })
     });
     alerts.poll_for(Duration::from_secs(2));

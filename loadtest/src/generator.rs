@@ -66,7 +66,13 @@ pub fn generate(spec: &GeneratorSpec) -> impl Iterator<Item = Line> + '_ {
         let time = spec.start_unix + (i / 1000) as i64;
         let host = format!("host-{stream}.loadtest.example");
         let text = match planted_index {
-            Some(k) => login(&host, time, &spec.planted_user(k), &format!("198.51.100.{}", k % 250 + 1), "added"),
+            Some(k) => login(
+                &host,
+                time,
+                &spec.planted_user(k),
+                &format!("198.51.100.{}", k % 250 + 1),
+                "added",
+            ),
             None => ordinary(&mut rng, &host, time, i),
         };
         Line { stream, text }
@@ -85,7 +91,9 @@ fn spread_slot(i: u64, count: u64, len: u64) -> Option<u64> {
 
 /// The planted users the generator emits, for the harness to wait for.
 pub fn planted_users(spec: &GeneratorSpec) -> std::collections::BTreeSet<String> {
-    (0..spec.planted.min(spec.events)).map(|k| spec.planted_user(k)).collect()
+    (0..spec.planted.min(spec.events))
+        .map(|k| spec.planted_user(k))
+        .collect()
 }
 
 fn calendar_time(unix: i64) -> String {
@@ -95,7 +103,9 @@ fn calendar_time(unix: i64) -> String {
 /// osquery's `calendarTime` layout, `Fri Nov 27 20:01:02 2026 UTC`, without a date crate.
 fn chrono_like(unix: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
@@ -166,7 +176,14 @@ mod tests {
     use super::*;
 
     fn spec(events: u64, planted: u64, streams: u64) -> GeneratorSpec {
-        GeneratorSpec { events, planted, streams, run_id: "r1".into(), start_unix: 1_795_809_662, seed: 7 }
+        GeneratorSpec {
+            events,
+            planted,
+            streams,
+            run_id: "r1".into(),
+            start_unix: 1_795_809_662,
+            seed: 7,
+        }
     }
 
     #[test]
@@ -181,16 +198,24 @@ mod tests {
             .filter_map(|line| {
                 let v: serde_json::Value = serde_json::from_str(&line.text).expect("json");
                 let outside = v["columns"]["host"].as_str()?.starts_with("198.51.100.");
-                (outside && v["action"] == "added" && v["name"].as_str()?.contains("logged_in_users"))
-                    .then(|| v["columns"]["user"].as_str().map(str::to_owned))
-                    .flatten()
+                (outside
+                    && v["action"] == "added"
+                    && v["name"].as_str()?.contains("logged_in_users"))
+                .then(|| v["columns"]["user"].as_str().map(str::to_owned))
+                .flatten()
             })
             .collect()
     }
 
     #[test]
     fn exactly_the_planted_users_log_in_from_outside_once_each() {
-        for (events, planted, streams) in [(1000, 10, 4), (100, 100, 3), (10, 3, 8), (50_000, 7, 4), (7, 7, 1)] {
+        for (events, planted, streams) in [
+            (1000, 10, 4),
+            (100, 100, 3),
+            (10, 3, 8),
+            (50_000, 7, 4),
+            (7, 7, 1),
+        ] {
             let s = spec(events, planted, streams);
             assert_eq!(generate(&s).count() as u64, events);
             let mut seen = logged_in_from_outside(&s);
@@ -210,7 +235,10 @@ mod tests {
         }
         assert_eq!(last.len(), 4);
         for text in last.values() {
-            assert!(text.contains("\"user\":\"r1-u") && text.contains("198.51.100."), "{text}");
+            assert!(
+                text.contains("\"user\":\"r1-u") && text.contains("198.51.100."),
+                "{text}"
+            );
         }
     }
 

@@ -96,7 +96,9 @@ pub fn run(config: &HarnessConfig, spec: &GeneratorSpec) -> Result<Report, Loadt
         source_label: "Corvid load test".into(),
         log_types: vec!["Osquery.Differential".into()],
     };
-    let streams: Vec<String> = (0..spec.effective_streams()).map(|s| spec.stream_name(s)).collect();
+    let streams: Vec<String> = (0..spec.effective_streams())
+        .map(|s| spec.stream_name(s))
+        .collect();
     let started = Instant::now();
     let mut producer = RawProducer::new(&config.brokers, &config.raw_topic, &meta)?;
     let mut seen = BTreeSet::new();
@@ -178,7 +180,12 @@ impl AlertReader {
     }
 
     /// Reads what is available; records this run's planted users by dedup string.
-    fn drain(&self, run_id: &str, seen: &mut BTreeSet<String>, last: &mut Instant) -> Result<u64, LoadtestError> {
+    fn drain(
+        &self,
+        run_id: &str,
+        seen: &mut BTreeSet<String>,
+        last: &mut Instant,
+    ) -> Result<u64, LoadtestError> {
         let prefix = format!("{run_id}-u");
         let mut read = 0;
         while let Some(result) = self.consumer.poll(Duration::from_millis(10)) {
@@ -187,7 +194,9 @@ impl AlertReader {
                 source,
             })?;
             read += 1;
-            let Ok(alert) = serde_json::from_slice::<serde_json::Value>(message.payload().unwrap_or_default()) else {
+            let Ok(alert) =
+                serde_json::from_slice::<serde_json::Value>(message.payload().unwrap_or_default())
+            else {
                 continue;
             };
             if let Some(dedup) = alert["dedupString"].as_str() {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::producer::{producer_config, ProduceError, RawProducer};
-use crate::topics::{ensure_topics, TopicError};
 use crate::raw_record::SourceMeta;
+use crate::topics::{ensure_topics, TopicError};
 
 /// What `corvid connect file` needs to know.
 #[derive(Clone, Debug)]
@@ -61,7 +61,10 @@ pub fn send_file(config: &FileSourceConfig) -> Result<u64, FileSourceError> {
     };
     let file = File::open(&config.path).map_err(read_error)?;
     let stream = stream_name(&config.path);
-    ensure_topics(&producer_config(&config.brokers), &[(&config.topic, config.partitions)])?;
+    ensure_topics(
+        &producer_config(&config.brokers),
+        &[(&config.topic, config.partitions)],
+    )?;
     let mut producer = RawProducer::new(&config.brokers, &config.topic, &config.meta)?;
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
@@ -75,7 +78,11 @@ pub fn send_file(config: &FileSourceConfig) -> Result<u64, FileSourceError> {
             producer.send(&stream, record)?;
         }
     }
-    tracing::debug!(stream, sent = producer.sent(), "file read; waiting for acknowledgements");
+    tracing::debug!(
+        stream,
+        sent = producer.sent(),
+        "file read; waiting for acknowledgements"
+    );
     Ok(producer.finish(Duration::from_secs(120))?)
 }
 

@@ -114,7 +114,8 @@ impl Window {
         }
         self.log_types.insert(outcome.log_type.clone());
         if self.samples.len() < MAX_SAMPLES {
-            self.samples.push(Value::Object(outcome.event.fields().clone()));
+            self.samples
+                .push(Value::Object(outcome.event.fields().clone()));
         }
     }
 
@@ -150,10 +151,9 @@ impl Window {
             tags: first.tags.clone(),
             reports: first.reports.clone(),
             destinations: first.destinations.clone(),
-            alert_context: first
-                .alert_context
-                .as_deref()
-                .map(|text| serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))),
+            alert_context: first.alert_context.as_deref().map(|text| {
+                serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+            }),
             error: first.error.clone(),
             samples: self.samples.clone(),
         }
@@ -179,13 +179,19 @@ impl DedupWindows {
     /// sorted first, so the result does not depend on their arrival order.
     pub fn observe_epoch(&mut self, epoch: Epoch, mut outcomes: Vec<RuleOutcome>) -> Vec<Alert> {
         outcomes.sort_by(|a, b| {
-            (DedupKey::of(a), a.event.event_time(), a.event.row_id())
-                .cmp(&(DedupKey::of(b), b.event.event_time(), b.event.row_id()))
+            (DedupKey::of(a), a.event.event_time(), a.event.row_id()).cmp(&(
+                DedupKey::of(b),
+                b.event.event_time(),
+                b.event.row_id(),
+            ))
         });
         let mut touched = BTreeSet::new();
         for outcome in outcomes {
             let key = DedupKey::of(&outcome);
-            let expired = self.windows.get(&key).is_some_and(|window| epoch >= window.end);
+            let expired = self
+                .windows
+                .get(&key)
+                .is_some_and(|window| epoch >= window.end);
             if expired {
                 self.windows.remove(&key);
             }
@@ -227,7 +233,10 @@ mod tests {
         let mut fields = serde_json::Map::new();
         fields.insert("p_log_type".into(), "Osquery.Differential".into());
         fields.insert("p_row_id".into(), row.into());
-        fields.insert("p_event_time".into(), format!("2026-11-27 10:00:0{}.000000000", row.len() % 10).into());
+        fields.insert(
+            "p_event_time".into(),
+            format!("2026-11-27 10:00:0{}.000000000", row.len() % 10).into(),
+        );
         RuleOutcome {
             kind,
             rule_id: "Osquery.OutsideOfficeLogin".into(),
@@ -261,11 +270,22 @@ mod tests {
         let first = windows.observe_epoch(0, vec![matched("alice", "a1"), matched("bob", "b1")]);
         assert_eq!(first.len(), 2);
         assert_eq!(first[0].event_count, 1);
-        let alice_id = first.iter().find(|a| a.dedup_string == "alice").map(|a| a.alert_id.clone());
+        let alice_id = first
+            .iter()
+            .find(|a| a.dedup_string == "alice")
+            .map(|a| a.alert_id.clone());
 
         let second = windows.observe_epoch(10 * MINUTE, vec![matched("alice", "a2")]);
-        assert_eq!(second.len(), 1, "only the window that changed is republished");
-        assert_eq!(Some(second[0].alert_id.clone()), alice_id, "same alert, updated");
+        assert_eq!(
+            second.len(),
+            1,
+            "only the window that changed is republished"
+        );
+        assert_eq!(
+            Some(second[0].alert_id.clone()),
+            alice_id,
+            "same alert, updated"
+        );
         assert_eq!(second[0].event_count, 2);
         assert_eq!(second[0].creation_time, epoch_timestamp(0));
         assert_eq!(second[0].update_time, epoch_timestamp(10 * MINUTE));
@@ -290,7 +310,9 @@ mod tests {
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].event_count, 3);
         // A new window starts counting from zero again.
-        assert!(windows.observe_epoch(61 * MINUTE, vec![three("4")]).is_empty());
+        assert!(windows
+            .observe_epoch(61 * MINUTE, vec![three("4")])
+            .is_empty());
     }
 
     #[test]
@@ -298,9 +320,15 @@ mod tests {
         let mut windows = DedupWindows::default();
         let mut error = outcome("KeyError", "e1", 5, OutcomeKind::Error);
         error.error = Some("KeyError: 'columns'".into());
-        let alerts = windows.observe_epoch(0, vec![error, outcome("KeyError", "m1", 1, OutcomeKind::Match)]);
+        let alerts = windows.observe_epoch(
+            0,
+            vec![error, outcome("KeyError", "m1", 1, OutcomeKind::Match)],
+        );
         assert_eq!(alerts.len(), 2);
-        let error_alert = alerts.iter().find(|a| a.alert_type == AlertType::RuleError).expect("error alert");
+        let error_alert = alerts
+            .iter()
+            .find(|a| a.alert_type == AlertType::RuleError)
+            .expect("error alert");
         assert_eq!(error_alert.dedup_string, "KeyError:error");
         assert!(error_alert.title.starts_with("New rule error:"));
         assert_eq!(error_alert.error.as_deref(), Some("KeyError: 'columns'"));
@@ -309,7 +337,11 @@ mod tests {
 
     #[test]
     fn arrival_order_within_an_epoch_does_not_change_the_result() {
-        let batch = vec![matched("alice", "a2"), matched("alice", "a1"), matched("bob", "b1")];
+        let batch = vec![
+            matched("alice", "a2"),
+            matched("alice", "a1"),
+            matched("bob", "b1"),
+        ];
         let mut reversed = batch.clone();
         reversed.reverse();
         let a = DedupWindows::default().observe_epoch(5, batch);

@@ -63,7 +63,7 @@ pub fn dedup_alerts<'scope>(
                     output.session(&cap).give_iterator(alerts.into_iter());
                 }
             }
-            match frontier.get(0) {
+            match frontier.first() {
                 Some(&epoch) => windows.expire_before(epoch),
                 None => windows.expire_before(Epoch::MAX),
             }

@@ -15,7 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::Alert;
 use crate::config::KafkaConfig;
-use crate::kafka::client_config;
+use crate::kafka::{client_config, ConsumerLogContext};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TailError {
@@ -48,17 +48,21 @@ pub fn summary_line(alert: &Alert) -> String {
 }
 
 /// Prints alerts; returns how many were read.
-pub fn tail(kafka: &KafkaConfig, options: &TailOptions, out: &mut dyn Write) -> Result<usize, TailError> {
+pub fn tail(
+    kafka: &KafkaConfig,
+    options: &TailOptions,
+    out: &mut dyn Write,
+) -> Result<usize, TailError> {
     let kafka_error = |source| TailError::Kafka {
         topic: options.topic.clone(),
         source,
     };
-    let consumer: BaseConsumer = client_config(kafka)
+    let consumer: BaseConsumer<ConsumerLogContext> = client_config(kafka)
         .set("group.id", "corvid-alerts-tail")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
-        .create()
+        .create_with_context(ConsumerLogContext)
         .map_err(kafka_error)?;
     let metadata = consumer
         .fetch_metadata(Some(&options.topic), Duration::from_secs(30))
@@ -72,7 +76,11 @@ pub fn tail(kafka: &KafkaConfig, options: &TailOptions, out: &mut dyn Write) -> 
     if partitions.is_empty() {
         return Err(TailError::NoSuchTopic(options.topic.clone()));
     }
-    let start = if options.from_beginning { Offset::Beginning } else { Offset::End };
+    let start = if options.from_beginning {
+        Offset::Beginning
+    } else {
+        Offset::End
+    };
     let mut assignment = TopicPartitionList::new();
     for &partition in &partitions {
         assignment

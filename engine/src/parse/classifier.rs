@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::indicators::Indicators;
 use super::row_id::row_id;
-use super::{osquery, DeadLetter, DeadLetterKind, ParseOutcome, ParseRefusal};
+use super::{osquery, DeadLetter, DeadLetterKind, ParseOutcome, ParseRefusal, ParsedRecord};
 use crate::event::{format_timestamp, Event};
 use crate::source::RawRecord;
 
@@ -36,11 +35,9 @@ impl LogType {
         }
     }
 
-    fn parse(self, line: &[u8]) -> Result<(serde_json::Map<String, Value>, DateTime<Utc>, Indicators), ParseRefusal> {
+    fn parse(self, line: &[u8]) -> Result<ParsedRecord, ParseRefusal> {
         match self {
-            LogType::OsqueryDifferential => {
-                osquery::parse_differential(line).map(|p| (p.fields, p.event_time, p.indicators))
-            }
+            LogType::OsqueryDifferential => osquery::parse_differential(line),
         }
     }
 }
@@ -78,46 +75,52 @@ impl Classifier {
             };
             // The cache would pin an empty order for a source whose headers may change.
             self.order.remove(&record.meta.source_id);
-            return vec![ParseOutcome::DeadLetter(DeadLetter {
+            return vec![ParseOutcome::DeadLetter(Box::new(DeadLetter {
                 record: record.clone(),
                 kind: DeadLetterKind::UnknownLogType,
                 reason: format!("source declares no log type Corvid parses (declared: {declared})"),
-            })];
+            }))];
         }
         let mut reasons = Vec::with_capacity(order.len());
         for position in 0..order.len() {
             let log_type = order[position];
             match log_type.parse(&record.payload) {
-                Ok((fields, event_time, indicators)) => {
+                Ok(parsed) => {
                     order[..=position].rotate_right(1);
                     return vec![ParseOutcome::Event(build_event(
-                        record, log_type, fields, event_time, indicators, parse_time,
+                        record, log_type, parsed, parse_time,
                     ))];
                 }
                 Err(refusal) => reasons.push(format!("{}: {refusal}", log_type.name())),
             }
         }
-        vec![ParseOutcome::DeadLetter(DeadLetter {
+        vec![ParseOutcome::DeadLetter(Box::new(DeadLetter {
             record: record.clone(),
             kind: DeadLetterKind::NoParserAccepted,
             reason: reasons.join("; "),
-        })]
+        }))]
     }
 }
 
 fn build_event(
     record: &RawRecord,
     log_type: LogType,
-    mut fields: serde_json::Map<String, Value>,
-    event_time: DateTime<Utc>,
-    indicators: Indicators,
+    parsed: ParsedRecord,
     parse_time: DateTime<Utc>,
 ) -> Event {
+    let ParsedRecord {
+        mut fields,
+        event_time,
+        indicators,
+    } = parsed;
     let mut put = |name: &str, value: String| {
         fields.insert(name.to_owned(), Value::String(value));
     };
     put("p_log_type", log_type.name().to_owned());
-    put("p_row_id", row_id(&record.topic, record.partition, record.offset, 0));
+    put(
+        "p_row_id",
+        row_id(&record.topic, record.partition, record.offset, 0),
+    );
     put("p_event_time", format_timestamp(&event_time));
     put("p_parse_time", format_timestamp(&parse_time));
     if !record.meta.source_id.is_empty() {
@@ -155,7 +158,8 @@ mod tests {
     #[test]
     fn an_accepted_line_gets_every_core_p_field() {
         let parse_time = DateTime::from_timestamp(1_800_000_000, 5).expect("time");
-        let outcomes = Classifier::new().classify(&record(LINE, &["Osquery.Differential"]), parse_time);
+        let outcomes =
+            Classifier::new().classify(&record(LINE, &["Osquery.Differential"]), parse_time);
         let [ParseOutcome::Event(event)] = outcomes.as_slice() else {
             panic!("expected one event: {outcomes:?}");
         };
@@ -180,7 +184,11 @@ mod tests {
         };
         assert_eq!(dead.kind, DeadLetterKind::NoParserAccepted);
         assert_eq!(dead.record, raw);
-        assert!(dead.reason.starts_with("Osquery.Differential: not JSON"), "{}", dead.reason);
+        assert!(
+            dead.reason.starts_with("Osquery.Differential: not JSON"),
+            "{}",
+            dead.reason
+        );
     }
 
     #[test]

@@ -61,7 +61,10 @@ impl Indicators {
             ("p_any_domain_names", self.domain_names),
         ] {
             if !values.is_empty() {
-                fields.insert(name.to_owned(), Value::from(values.into_iter().collect::<Vec<_>>()));
+                fields.insert(
+                    name.to_owned(),
+                    Value::from(values.into_iter().collect::<Vec<_>>()),
+                );
             }
         }
     }
@@ -83,7 +86,10 @@ mod tests {
             fields["p_any_ip_addresses"],
             serde_json::json!(["10.0.0.1", "10.0.0.2", "2001:db8::1"])
         );
-        assert!(!fields.contains_key("p_any_domain_names"), "empty arrays are omitted");
+        assert!(
+            !fields.contains_key("p_any_domain_names"),
+            "empty arrays are omitted"
+        );
     }
 
     #[test]

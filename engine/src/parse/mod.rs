@@ -55,7 +55,8 @@ pub struct DeadLetter {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParseOutcome {
     Event(Event),
-    DeadLetter(DeadLetter),
+    /// Boxed: dead letters are rare and large, events are common and small.
+    DeadLetter(Box<DeadLetter>),
 }
 
 /// Why one parser refused a record.
@@ -69,10 +70,10 @@ impl ParseRefusal {
     }
 }
 
-/// Where a record came from, for the `p_` fields and the row id.
-#[derive(Clone, Copy, Debug)]
-pub struct RecordOrigin<'a> {
-    pub record: &'a RawRecord,
-    /// Wall clock at parse, UTC.
-    pub parse_time: chrono::DateTime<chrono::Utc>,
+/// What a log type's parser extracts from one accepted record, before the `p_` fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedRecord {
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub event_time: chrono::DateTime<chrono::Utc>,
+    pub indicators: indicators::Indicators,
 }

@@ -12,22 +12,21 @@ use serde_json::{Map, Value};
 
 use super::indicators::Indicators;
 use super::time::{from_unix_seconds, parse_osquery_calendar_time};
-use super::ParseRefusal;
+use super::{ParseRefusal, ParsedRecord};
 
 pub const LOG_TYPE: &str = "Osquery.Differential";
 
-const IP_COLUMNS: [&str; 5] = ["local_address", "remote_address", "address", "host_ip", "ipv4_address"];
+const IP_COLUMNS: [&str; 5] = [
+    "local_address",
+    "remote_address",
+    "address",
+    "host_ip",
+    "ipv4_address",
+];
 
-/// A parsed line: the record, its event time and its indicators.
-pub struct Parsed {
-    pub fields: Map<String, Value>,
-    pub event_time: DateTime<Utc>,
-    pub indicators: Indicators,
-}
-
-pub fn parse_differential(line: &[u8]) -> Result<Parsed, ParseRefusal> {
-    let value: Value = serde_json::from_slice(line)
-        .map_err(|e| ParseRefusal::new(format!("not JSON: {e}")))?;
+pub fn parse_differential(line: &[u8]) -> Result<ParsedRecord, ParseRefusal> {
+    let value: Value =
+        serde_json::from_slice(line).map_err(|e| ParseRefusal::new(format!("not JSON: {e}")))?;
     let Value::Object(fields) = value else {
         return Err(ParseRefusal::new("not a JSON object"));
     };
@@ -61,7 +60,7 @@ pub fn parse_differential(line: &[u8]) -> Result<Parsed, ParseRefusal> {
     if let Some(host) = columns.get("host").and_then(Value::as_str) {
         indicators.add_hostname(host);
     }
-    Ok(Parsed {
+    Ok(ParsedRecord {
         fields,
         event_time,
         indicators,
@@ -70,8 +69,9 @@ pub fn parse_differential(line: &[u8]) -> Result<Parsed, ParseRefusal> {
 
 fn event_time(fields: &Map<String, Value>) -> Result<DateTime<Utc>, ParseRefusal> {
     if let Some(text) = fields.get("calendarTime").and_then(Value::as_str) {
-        return parse_osquery_calendar_time(text)
-            .ok_or_else(|| ParseRefusal::new(format!("calendarTime {text:?} is not osquery's UTC format")));
+        return parse_osquery_calendar_time(text).ok_or_else(|| {
+            ParseRefusal::new(format!("calendarTime {text:?} is not osquery's UTC format"))
+        });
     }
     let unix = match fields.get("unixTime") {
         Some(Value::Number(n)) => n.as_i64(),
@@ -92,19 +92,31 @@ mod tests {
     #[test]
     fn a_login_row_parses_with_time_and_indicators() {
         let parsed = parse_differential(LOGIN.as_bytes()).expect("parses");
-        assert_eq!(format_timestamp(&parsed.event_time), "2026-11-27 20:01:02.000000000");
+        assert_eq!(
+            format_timestamp(&parsed.event_time),
+            "2026-11-27 20:01:02.000000000"
+        );
         assert_eq!(parsed.fields["columns"]["user"], "alice");
         let mut out = Map::new();
         parsed.indicators.write_into(&mut out);
-        assert_eq!(out["p_any_ip_addresses"], serde_json::json!(["203.0.113.7"]));
-        assert_eq!(out["p_any_domain_names"], serde_json::json!(["web-1.corp.example"]));
+        assert_eq!(
+            out["p_any_ip_addresses"],
+            serde_json::json!(["203.0.113.7"])
+        );
+        assert_eq!(
+            out["p_any_domain_names"],
+            serde_json::json!(["web-1.corp.example"])
+        );
     }
 
     #[test]
     fn unix_time_is_the_fallback_event_time() {
         let line = LOGIN.replace(r#""calendarTime":"Fri Nov 27 20:01:02 2026 UTC","#, "");
         let parsed = parse_differential(line.as_bytes()).expect("parses");
-        assert_eq!(format_timestamp(&parsed.event_time), "2026-11-27 20:01:02.000000000");
+        assert_eq!(
+            format_timestamp(&parsed.event_time),
+            "2026-11-27 20:01:02.000000000"
+        );
     }
 
     #[test]
@@ -112,10 +124,22 @@ mod tests {
         let cases = [
             ("this is not json", "not JSON"),
             ("[1,2]", "not a JSON object"),
-            (r#"{"name":"x","hostIdentifier":"h","action":"added"}"#, "columns"),
-            (r#"{"name":"x","hostIdentifier":"h","action":"snapshot","columns":{}}"#, "action"),
-            (r#"{"hostIdentifier":"h","action":"added","columns":{}}"#, "name"),
-            (r#"{"name":"x","hostIdentifier":"h","action":"added","columns":{}}"#, "unixTime"),
+            (
+                r#"{"name":"x","hostIdentifier":"h","action":"added"}"#,
+                "columns",
+            ),
+            (
+                r#"{"name":"x","hostIdentifier":"h","action":"snapshot","columns":{}}"#,
+                "action",
+            ),
+            (
+                r#"{"hostIdentifier":"h","action":"added","columns":{}}"#,
+                "name",
+            ),
+            (
+                r#"{"name":"x","hostIdentifier":"h","action":"added","columns":{}}"#,
+                "unixTime",
+            ),
         ];
         for (line, expected) in cases {
             let Err(refusal) = parse_differential(line.as_bytes()) else {

@@ -98,7 +98,12 @@ impl EventView {
     }
 
     /// Converts `value`, found at `path`, for Python: objects become views.
-    fn convert<'py>(&self, py: Python<'py>, value: &Value, path: Vec<Step>) -> PyResult<Bound<'py, PyAny>> {
+    fn convert<'py>(
+        &self,
+        py: Python<'py>,
+        value: &Value,
+        path: Vec<Step>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         match value {
             Value::Object(_) => Ok(Bound::new(py, self.nested(path))?.into_any()),
             Value::Array(items) => {
@@ -115,7 +120,12 @@ impl EventView {
     }
 
     /// Converts the value under `key` of this view's object.
-    fn convert_entry<'py>(&self, py: Python<'py>, key: &str, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    fn convert_entry<'py>(
+        &self,
+        py: Python<'py>,
+        key: &str,
+        value: &Value,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut path = self.path.clone();
         path.push(Step::Key(key.to_string()));
         self.convert(py, value, path)
@@ -127,10 +137,11 @@ fn lookup<'a>(object: &'a Map<String, Value>, key: &str) -> Option<(&'a String, 
     if let Some(entry) = object.get_key_value(key) {
         return Some(entry);
     }
-    let folded = key.to_lowercase();
+    // Compared character by character so that a miss allocates nothing.
+    let folded = |text: &'a str| text.chars().flat_map(char::to_lowercase);
     object
         .iter()
-        .find(|(candidate, _)| candidate.to_lowercase() == folded)
+        .find(|(candidate, _)| folded(candidate).eq(key.chars().flat_map(char::to_lowercase)))
 }
 
 /// `collections.abc.Mapping`, imported once.
@@ -149,7 +160,11 @@ fn scalar_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAn
             } else if let Some(n) = number.as_u64() {
                 n.into_pyobject(py)?.into_any()
             } else {
-                number.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+                number
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+                    .into_pyobject(py)?
+                    .into_any()
             }
         }
         Value::String(text) => PyString::new(py, text).into_any(),
@@ -172,7 +187,10 @@ pub(crate) fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound
     }
 }
 
-fn object_to_dict<'py>(py: Python<'py>, object: &Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+fn object_to_dict<'py>(
+    py: Python<'py>,
+    object: &Map<String, Value>,
+) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (key, value) in object {
         dict.set_item(key, plain_to_py(py, value)?)?;
@@ -204,7 +222,11 @@ impl EventView {
         }
     }
 
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let object = self.checked_object()?;
         let found = key
             .cast::<PyString>()
@@ -292,7 +314,11 @@ impl EventView {
         object_to_dict(py, self.checked_object()?)
     }
 
-    fn __eq__<'py>(&self, py: Python<'py>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn __eq__<'py>(
+        &self,
+        py: Python<'py>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(other) = other.cast::<EventView>() {
             let equal = self.checked_object()? == other.get().checked_object()?;
             return Ok(equal.into_pyobject(py)?.to_owned().into_any());

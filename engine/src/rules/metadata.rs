@@ -532,7 +532,11 @@ mod tests {
     fn unknown_key_is_an_error_naming_key_and_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "r.py", "def rule(e):\n    return True\n");
-        write(dir.path(), "typo.yml", &format!("{RULE}DedupPeriodMinuts: 15\n"));
+        write(
+            dir.path(),
+            "typo.yml",
+            &format!("{RULE}DedupPeriodMinuts: 15\n"),
+        );
         let message = discover(dir.path()).expect_err("typo").to_string();
         assert!(message.contains("DedupPeriodMinuts"), "{message}");
         assert!(message.contains("typo.yml"), "{message}");
@@ -557,13 +561,19 @@ mod tests {
         write(dir.path(), "r.py", "def rule(e):\n    return True\n");
         write(dir.path(), "a.yml", &RULE.replace("medium", "Urgent"));
         let message = discover(dir.path()).expect_err("severity").to_string();
-        assert!(message.contains("Urgent") && message.contains("a.yml"), "{message}");
+        assert!(
+            message.contains("Urgent") && message.contains("a.yml"),
+            "{message}"
+        );
 
         write(dir.path(), "a.yml", RULE);
         write(dir.path(), "b.yaml", RULE);
         let message = discover(dir.path()).expect_err("duplicate").to_string();
         assert!(message.contains("Test.Rule"), "{message}");
-        assert!(message.contains("a.yml") && message.contains("b.yaml"), "{message}");
+        assert!(
+            message.contains("a.yml") && message.contains("b.yaml"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -573,7 +583,10 @@ mod tests {
         assert!(discover(dir.path()).expect("skip").rules.is_empty());
         write(dir.path(), "q.yml", "AnalysisType: ruel\n");
         let message = discover(dir.path()).expect_err("unknown").to_string();
-        assert!(message.contains("ruel") && message.contains("q.yml"), "{message}");
+        assert!(
+            message.contains("ruel") && message.contains("q.yml"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -581,6 +594,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "r.yml", RULE);
         let message = discover(dir.path()).expect_err("missing").to_string();
-        assert!(message.contains("r.yml") && message.contains("r.py"), "{message}");
+        assert!(
+            message.contains("r.yml") && message.contains("r.py"),
+            "{message}"
+        );
     }
 }

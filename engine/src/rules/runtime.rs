@@ -11,8 +11,8 @@
 //! is one entry of `sys.modules` for the whole process: loading a second rule set with
 //! a global of the same `GlobalID` replaces it for rules imported afterwards (rules
 //! already imported keep the module they bound). Loads are serialised by a lock taken
-//! in a way that cannot deadlock with the GIL. A `GlobalID` that would shadow a module
-//! already imported from elsewhere (say `json`) is refused.
+//! in a way that cannot deadlock with the GIL. A `GlobalID` that would shadow another
+//! module (the standard library's `json`, an installed package) is refused.
 //!
 //! **Module names.** Each rule's file is imported under a process-unique name, so two
 //! rules whose files share a stem (or two loads of the same directory) never clash.
@@ -123,7 +123,8 @@ pub(crate) fn load(
     catalog: Catalog,
     include_disabled: bool,
 ) -> Result<Vec<PythonRule>, RuleLoadError> {
-    let support = support(py).map_err(|err| RuleLoadError::Runtime(describe(py, &err).to_string()))?;
+    let support =
+        support(py).map_err(|err| RuleLoadError::Runtime(describe(py, &err).to_string()))?;
     let _loading = LOADING
         .lock_py_attached(py)
         .unwrap_or_else(PoisonError::into_inner);
@@ -205,7 +206,10 @@ fn import_rule<'py>(
         .map_err(|err| import_error(py, &meta.python_path, &what, &err))
 }
 
-fn rule_functions(module: &Bound<'_, PyModule>, meta: &RuleMeta) -> Result<RuleFunctions, RuleLoadError> {
+fn rule_functions(
+    module: &Bound<'_, PyModule>,
+    meta: &RuleMeta,
+) -> Result<RuleFunctions, RuleLoadError> {
     let function = |name: &str| {
         module
             .getattr(name)
@@ -302,7 +306,9 @@ impl PythonRule {
         function: &Py<PyAny>,
         view: &Bound<'_, EventView>,
     ) -> Result<Option<Severity>, PythonFailure> {
-        let severity = self.call_for_text(py, function, "severity", view)?.to_uppercase();
+        let severity = self
+            .call_for_text(py, function, "severity", view)?
+            .to_uppercase();
         if severity == "DEFAULT" {
             return Ok(None);
         }
@@ -370,7 +376,13 @@ impl PythonRule {
     }
 
     /// panther-core's `FunctionReturnTypeError` for a value of the wrong type.
-    fn wrong_type(&self, py: Python<'_>, function: &str, value: &Bound<'_, PyAny>, expected: &str) -> PythonFailure {
+    fn wrong_type(
+        &self,
+        py: Python<'_>,
+        function: &str,
+        value: &Bound<'_, PyAny>,
+        expected: &str,
+    ) -> PythonFailure {
         let actual = value
             .get_type()
             .name()
@@ -381,7 +393,11 @@ impl PythonRule {
             self.meta.id
         );
         let err = support(py)
-            .and_then(|support| support.getattr("FunctionReturnTypeError")?.call1((message,)))
+            .and_then(|support| {
+                support
+                    .getattr("FunctionReturnTypeError")?
+                    .call1((message,))
+            })
             .map(PyErr::from_value)
             .unwrap_or_else(|err| err);
         describe(py, &err)

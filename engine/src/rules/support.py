@@ -8,6 +8,7 @@ and `describe` on the paths that need them.
 """
 
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import io
 import json
@@ -46,16 +47,25 @@ def register_view_type(view_type):
     _VIEW_TYPE = view_type
 
 
+def _is_other_module(name):
+    """Whether `name` is already a module: imported, built in, or on sys.path."""
+    return (
+        name in sys.modules
+        or name in sys.builtin_module_names
+        or importlib.machinery.PathFinder.find_spec(name) is not None
+    )
+
+
 def register_globals(files):
     """Makes each {GlobalID: path} importable, replacing a helper loaded earlier.
 
-    Returns the GlobalIDs that would shadow a module imported from elsewhere (e.g. the
-    standard library); those are not registered.
+    Returns the GlobalIDs that would shadow another module (the standard library's, an
+    installed package's); those are not registered.
     """
     clashes = [
         name
         for name in files
-        if name in sys.modules and name not in _GLOBALS.files
+        if name not in _GLOBALS.files and _is_other_module(name)
     ]
     for name, file in files.items():
         if name in clashes:

@@ -76,7 +76,12 @@ fn run_test(py: Python<'_>, rule: &PythonRule, test: &TestSpec) -> (Result<(), S
     let event = Event::from_fields(fields.clone());
     let view = match EventView::bind(py, &event) {
         Ok(view) => view,
-        Err(err) => return (Err(super::runtime::describe(py, &err).to_string()), String::new()),
+        Err(err) => {
+            return (
+                Err(super::runtime::describe(py, &err).to_string()),
+                String::new(),
+            )
+        }
     };
     let mocks: Vec<(String, String)> = test
         .mocks
@@ -100,10 +105,9 @@ fn run_test(py: Python<'_>, rule: &PythonRule, test: &TestSpec) -> (Result<(), S
 
     let verdict = match matched {
         Err(failure) => Err(failure.to_string()),
-        Ok(actual) if actual != test.expected_result => Err(format!(
-            "expected {}, got {actual}",
-            test.expected_result
-        )),
+        Ok(actual) if actual != test.expected_result => {
+            Err(format!("expected {}, got {actual}", test.expected_result))
+        }
         Ok(_) if test.expected_result => {
             let failures = auxiliaries.failures();
             if failures.is_empty() {
@@ -121,4 +125,123 @@ fn run_test(py: Python<'_>, rule: &PythonRule, test: &TestSpec) -> (Result<(), S
         Ok(_) => Ok(()),
     };
     (verdict, output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::write_rule;
+    use super::*;
+
+    const PYTHON: &str = "\
+def lookup(name):
+    return 'real'
+
+def rule(event):
+    print('looked at', event.get('user'))
+    return event.get('user') == 'root' or lookup(event.get('user')) == 'mocked'
+
+def title(event):
+    return event['user']
+";
+
+    /// The mocked test comes before an unmocked one that a leaked mock would break.
+    fn tests_yaml(first_expected: bool) -> String {
+        format!(
+            "Tests:
+  - Name: root matches
+    ExpectedResult: {first_expected}
+    Log:
+      user: root
+  - Name: mocked lookup matches
+    ExpectedResult: true
+    Log:
+      user: bob
+    Mocks:
+      - objectName: lookup
+        returnValue: mocked
+  - Name: others do not
+    ExpectedResult: false
+    Log:
+      user: alice
+  - Name: aux errors fail expected matches
+    ExpectedResult: true
+    Log:
+      User2: root
+    Mocks:
+      - objectName: lookup
+        returnValue: mocked
+"
+        )
+    }
+
+    fn run(dir: &Path) -> (TestSummary, String) {
+        let mut out = Vec::new();
+        let summary = run_tests(dir, &mut out).unwrap_or_else(|err| panic!("run: {err}"));
+        (summary, String::from_utf8(out).expect("utf-8 report"))
+    }
+
+    #[test]
+    fn reports_each_test_mocks_only_its_own_and_summarises() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_rule(dir.path(), "r", "Test.Unit", &tests_yaml(true), PYTHON);
+        let (summary, report) = run(dir.path());
+        assert_eq!(
+            summary,
+            TestSummary {
+                passed: 3,
+                failed: 1
+            },
+            "{report}"
+        );
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(lines[0], "PASS [Test.Unit] root matches");
+        assert_eq!(lines[1], "PASS [Test.Unit] mocked lookup matches");
+        assert_eq!(lines[2], "PASS [Test.Unit] others do not");
+        assert!(
+            lines[3].starts_with(
+                "FAIL [Test.Unit] aux errors fail expected matches: \
+                 title() failed: KeyError: 'user': r.py, line 9, in title"
+            ),
+            "{report}"
+        );
+        assert_eq!(lines[4], "    | looked at None");
+        assert_eq!(lines[5..], ["3 passed, 1 failed"]);
+    }
+
+    #[test]
+    fn a_wrong_expectation_fails_and_disabled_rules_are_tested() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_rule(dir.path(), "r", "Test.Unit", &tests_yaml(false), PYTHON);
+        let file = dir.path().join("r.yml");
+        let text = std::fs::read_to_string(&file).expect("read");
+        std::fs::write(&file, text.replace("Enabled: true", "Enabled: false")).expect("write");
+        let (summary, report) = run(dir.path());
+        assert_eq!(
+            summary,
+            TestSummary {
+                passed: 2,
+                failed: 2
+            },
+            "{report}"
+        );
+        assert!(
+            report.starts_with("FAIL [Test.Unit] root matches: expected false, got true\n"),
+            "{report}"
+        );
+        assert!(report.ends_with("\n2 passed, 2 failed\n"), "{report}");
+    }
+
+    #[test]
+    fn a_directory_that_does_not_load_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_rule(dir.path(), "r", "Test.Unit", "Tets: []\n", PYTHON);
+        let mut out = Vec::new();
+        let message = run_tests(dir.path(), &mut out)
+            .expect_err("typo")
+            .to_string();
+        assert!(
+            message.contains("Tets") && message.contains("r.yml"),
+            "{message}"
+        );
+    }
 }

@@ -26,12 +26,15 @@ pub fn dead_letter_record(dead: &DeadLetter) -> KafkaRecord {
         ("source_offset", offset.as_str()),
     ]
     .into_iter()
-    .fold(OwnedHeaders::new_with_capacity(8), |headers, (key, value)| {
-        headers.insert(Header {
-            key,
-            value: Some(value.as_bytes()),
-        })
-    });
+    .fold(
+        OwnedHeaders::new_with_capacity(8),
+        |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            })
+        },
+    );
     KafkaRecord {
         key: raw.stream.clone().into_bytes(),
         payload: raw.payload.clone(),

@@ -68,7 +68,9 @@ impl TopicProducer {
 
     fn send(&self, record: &KafkaRecord) {
         loop {
-            let mut base = BaseRecord::to(&self.topic).key(&record.key).payload(&record.payload);
+            let mut base = BaseRecord::to(&self.topic)
+                .key(&record.key)
+                .payload(&record.payload);
             if let Some(headers) = &record.headers {
                 base = base.headers(headers.clone());
             }
@@ -79,7 +81,10 @@ impl TopicProducer {
                 }
                 Err((error, _)) => {
                     tracing::error!(topic = self.topic, %error, "cannot queue a record");
-                    metrics().sink_delivery_failures.with_label_values(&[&self.topic]).inc();
+                    metrics()
+                        .sink_delivery_failures
+                        .with_label_values(&[&self.topic])
+                        .inc();
                     return;
                 }
             }
@@ -92,7 +97,11 @@ impl TopicProducer {
         }
         let failed = self.tally.failed();
         if failed > *failed_before {
-            tracing::error!(topic = self.topic, failed = failed - *failed_before, "records refused by the broker");
+            tracing::error!(
+                topic = self.topic,
+                failed = failed - *failed_before,
+                "records refused by the broker"
+            );
             metrics()
                 .sink_delivery_failures
                 .with_label_values(&[&self.topic])

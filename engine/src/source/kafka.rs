@@ -22,7 +22,7 @@ use super::epoch::{epoch_of, now_unix_ms};
 use super::partitions::owned_partitions;
 use super::{Epoch, RawRecord};
 use crate::config::{KafkaConfig, StartOffset};
-use crate::kafka::client_config;
+use crate::kafka::{client_config, ConsumerLogContext};
 use crate::metrics::metrics;
 use corvid_connectors::raw_record::SourceMeta;
 
@@ -60,7 +60,7 @@ pub struct SourceSettings {
 
 /// A worker's assigned consumer, ready to be moved into the operator.
 pub struct OwnedPartitions {
-    consumer: Option<BaseConsumer>,
+    consumer: Option<BaseConsumer<ConsumerLogContext>>,
     topic: String,
     /// Owned partitions not yet read to their end (only tracked with `stop_at_end`).
     unfinished: BTreeSet<i32>,
@@ -68,18 +68,31 @@ pub struct OwnedPartitions {
 
 impl OwnedPartitions {
     /// Connects and assigns the partitions `worker` owns among `workers`.
-    pub fn assign(settings: &SourceSettings, worker: usize, workers: usize) -> Result<Self, SourceError> {
+    pub fn assign(
+        settings: &SourceSettings,
+        worker: usize,
+        workers: usize,
+    ) -> Result<Self, SourceError> {
         let topic = settings.topic.clone();
         let mut config = client_config(&settings.kafka);
         config
             .set("group.id", "corvid-engine")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", if settings.stop_at_end { "true" } else { "false" });
-        let consumer: BaseConsumer = config.create().map_err(|source| SourceError::Consumer {
-            brokers: settings.kafka.brokers.clone(),
-            source,
-        })?;
+            .set(
+                "enable.partition.eof",
+                if settings.stop_at_end {
+                    "true"
+                } else {
+                    "false"
+                },
+            );
+        let consumer: BaseConsumer<ConsumerLogContext> = config
+            .create_with_context(ConsumerLogContext)
+            .map_err(|source| SourceError::Consumer {
+                brokers: settings.kafka.brokers.clone(),
+                source,
+            })?;
         let metadata = consumer
             .fetch_metadata(Some(&topic), METADATA_TIMEOUT)
             .map_err(|source| SourceError::Metadata {
@@ -92,7 +105,9 @@ impl OwnedPartitions {
             .find(|t| t.name() == topic && t.error().is_none())
             .map(|t| t.partitions().len() as i32)
             .filter(|&count| count > 0)
-            .ok_or_else(|| SourceError::NoSuchTopic { topic: topic.clone() })?;
+            .ok_or_else(|| SourceError::NoSuchTopic {
+                topic: topic.clone(),
+            })?;
         let owned = owned_partitions(&topic, partition_count, worker, workers);
         tracing::info!(worker, topic, ?owned, "assigning partitions");
         if owned.is_empty() {
@@ -128,10 +143,12 @@ impl OwnedPartitions {
                 }
             }
         }
-        consumer.assign(&assignment).map_err(|source| SourceError::Assign {
-            topic: topic.clone(),
-            source,
-        })?;
+        consumer
+            .assign(&assignment)
+            .map_err(|source| SourceError::Assign {
+                topic: topic.clone(),
+                source,
+            })?;
         Ok(OwnedPartitions {
             consumer: Some(consumer),
             topic,

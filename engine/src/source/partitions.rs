@@ -10,9 +10,9 @@
 pub fn topic_hash(topic: &str) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    topic
-        .bytes()
-        .fold(OFFSET, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+    topic.bytes().fold(OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
 }
 
 /// The index of the worker that owns `partition` of `topic` among `workers` workers.
@@ -23,7 +23,12 @@ pub fn owner(topic: &str, partition: i32, workers: usize) -> usize {
 }
 
 /// The partitions among `0..partition_count` that `worker` owns.
-pub fn owned_partitions(topic: &str, partition_count: i32, worker: usize, workers: usize) -> Vec<i32> {
+pub fn owned_partitions(
+    topic: &str,
+    partition_count: i32,
+    worker: usize,
+    workers: usize,
+) -> Vec<i32> {
     (0..partition_count)
         .filter(|&partition| owner(topic, partition, workers) == worker)
         .collect()
