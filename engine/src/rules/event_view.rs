@@ -44,7 +44,7 @@ enum Step {
 
 /// A read-only view of one JSON object inside an event, exposed to Python.
 #[pyclass(frozen, mapping, module = "corvid", name = "EventView")]
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct EventView {
     root: Arc<Map<String, Value>>,
     path: Vec<Step>,
@@ -119,6 +119,15 @@ impl EventView {
         }
     }
 
+    /// The entry a Python key names in this view's object; non-`str` keys name nothing.
+    fn find(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<(&String, &Value)>> {
+        let object = self.checked_object()?;
+        Ok(key
+            .cast::<PyString>()
+            .ok()
+            .and_then(|key| key.to_str().ok().and_then(|key| lookup(object, key))))
+    }
+
     /// Converts the value under `key` of this view's object.
     fn convert_entry<'py>(
         &self,
@@ -172,8 +181,8 @@ fn scalar_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAn
     })
 }
 
-/// Deep conversion to plain `dict`/`list` objects (for `to_dict()` and test mocks).
-pub(crate) fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+/// Deep conversion to plain `dict`/`list` objects, for `to_dict()`.
+fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     match value {
         Value::Object(object) => Ok(object_to_dict(py, object)?.into_any()),
         Value::Array(items) => {
@@ -211,12 +220,7 @@ impl EventView {
         key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let object = self.checked_object()?;
-        let found = key
-            .cast::<PyString>()
-            .ok()
-            .and_then(|key| key.to_str().ok().and_then(|key| lookup(object, key)));
-        match found {
+        match self.find(key)? {
             Some((key, value)) => self.convert_entry(py, key, value),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
         }
@@ -227,24 +231,14 @@ impl EventView {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let object = self.checked_object()?;
-        let found = key
-            .cast::<PyString>()
-            .ok()
-            .and_then(|key| key.to_str().ok().and_then(|key| lookup(object, key)));
-        match found {
+        match self.find(key)? {
             Some((key, value)) => self.convert_entry(py, key, value),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
         }
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let object = self.checked_object()?;
-        Ok(key
-            .cast::<PyString>()
-            .ok()
-            .and_then(|key| key.to_str().ok().and_then(|key| lookup(object, key)))
-            .is_some())
+        Ok(self.find(key)?.is_some())
     }
 
     fn __len__(&self) -> PyResult<usize> {
@@ -270,8 +264,11 @@ impl EventView {
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for (key, value) in self.checked_object()? {
-            let item = (PyString::new(py, key), self.convert_entry(py, key, value)?);
-            list.append(PyTuple::new(py, [item.0.into_any(), item.1])?)?;
+            let value = self.convert_entry(py, key, value)?;
+            list.append(PyTuple::new(
+                py,
+                [PyString::new(py, key).into_any(), value],
+            )?)?;
         }
         Ok(list)
     }

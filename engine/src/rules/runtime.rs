@@ -154,8 +154,10 @@ pub(crate) fn load(
         });
     }
     for global in &catalog.globals {
-        py.import(global.id.as_str())
-            .map_err(|err| import_error(py, &global.python_path, &global.id, &err))?;
+        py.import(global.id.as_str()).map_err(|err| {
+            let what = format!("global {}", global.id);
+            import_error(py, &global.python_path, &what, &err)
+        })?;
     }
 
     let mut rules = Vec::with_capacity(catalog.rules.len());
