@@ -51,3 +51,22 @@ pub fn ensure_topics(client: &ClientConfig, topics: &[(&str, i32)]) -> Result<()
     }
     Ok(())
 }
+
+/// The partition ids of `topic`, or an empty list when the topic does not exist.
+pub fn partition_ids<C, X>(
+    consumer: &C,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<i32>, KafkaError>
+where
+    C: rdkafka::consumer::Consumer<X>,
+    X: rdkafka::consumer::ConsumerContext,
+{
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}

@@ -21,6 +21,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::generator::{generate, planted_users, GeneratorSpec};
 use corvid_connectors::producer::{ProduceError, RawProducer};
 use corvid_connectors::raw_record::SourceMeta;
+use corvid_connectors::topics::partition_ids;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadtestError {
@@ -151,15 +152,7 @@ impl AlertReader {
             .set("isolation.level", "read_committed")
             .create()
             .map_err(kafka)?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .map_err(kafka)?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic && t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
+        let partitions = partition_ids(&consumer, topic, Duration::from_secs(30)).map_err(kafka)?;
         if partitions.is_empty() {
             return Err(LoadtestError::NoSuchTopic(topic.to_owned()));
         }

@@ -16,6 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::Alert;
 use crate::config::KafkaConfig;
 use crate::kafka::{client_config, ConsumerLogContext};
+use corvid_connectors::topics::partition_ids;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TailError {
@@ -64,15 +65,8 @@ pub fn tail(
         .set("isolation.level", "read_committed")
         .create_with_context(ConsumerLogContext)
         .map_err(kafka_error)?;
-    let metadata = consumer
-        .fetch_metadata(Some(&options.topic), Duration::from_secs(30))
-        .map_err(kafka_error)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == options.topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
+    let partitions =
+        partition_ids(&consumer, &options.topic, Duration::from_secs(30)).map_err(kafka_error)?;
     if partitions.is_empty() {
         return Err(TailError::NoSuchTopic(options.topic.clone()));
     }

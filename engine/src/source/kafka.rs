@@ -25,6 +25,7 @@ use crate::config::{KafkaConfig, StartOffset};
 use crate::kafka::{client_config, ConsumerLogContext};
 use crate::metrics::metrics;
 use corvid_connectors::raw_record::SourceMeta;
+use corvid_connectors::topics::partition_ids;
 
 /// Most records one activation emits before yielding to other operators.
 pub const POLL_BUDGET: usize = 4096;
@@ -93,21 +94,15 @@ impl OwnedPartitions {
                 brokers: settings.kafka.brokers.clone(),
                 source,
             })?;
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), METADATA_TIMEOUT)
+        let partition_count = partition_ids(&consumer, &topic, METADATA_TIMEOUT)
             .map_err(|source| SourceError::Metadata {
                 topic: topic.clone(),
                 source,
-            })?;
-        let partition_count = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none())
-            .map(|t| t.partitions().len() as i32)
-            .filter(|&count| count > 0)
-            .ok_or_else(|| SourceError::NoSuchTopic {
-                topic: topic.clone(),
-            })?;
+            })?
+            .len() as i32;
+        if partition_count == 0 {
+            return Err(SourceError::NoSuchTopic { topic });
+        }
         let owned = owned_partitions(&topic, partition_count, worker, workers);
         tracing::info!(worker, topic, ?owned, "assigning partitions");
         if owned.is_empty() {
