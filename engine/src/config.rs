@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub topics: TopicsConfig,
     /// Directory of Panther-format detections.
     pub rules_dir: PathBuf,
+    /// Directory of custom log type schemas, added to the built-in ones.
+    pub schemas_dir: Option<PathBuf>,
     /// Directory for local state (checkpoints, the embedded lake).
     pub state_dir: PathBuf,
     /// Timely worker threads in this process.
@@ -69,6 +71,7 @@ impl Default for EngineConfig {
             kafka: KafkaConfig::default(),
             topics: TopicsConfig::default(),
             rules_dir: PathBuf::from("rules"),
+            schemas_dir: None,
             state_dir: PathBuf::from("data"),
             workers: 2,
             epoch_ms: 1000,

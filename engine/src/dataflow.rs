@@ -26,7 +26,8 @@ use crate::config::EngineConfig;
 use crate::event::Event;
 use crate::kafka::client_config;
 use crate::metrics::metrics;
-use crate::parse::{Classifier, DeadLetter, ParseOutcome};
+use crate::parse::registry::RegistryError;
+use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
 use crate::rules::{OutcomeKind, RuleLoadError, RuleOutcome, RuleSet};
 use crate::sinks::alerts::alert_record;
 use crate::sinks::dead_letters::dead_letter_record;
@@ -44,6 +45,8 @@ pub enum EngineError {
     Rules { dir: PathBuf, source: RuleLoadError },
     #[error("rules directory {0} holds no enabled rule")]
     NoRules(PathBuf),
+    #[error(transparent)]
+    Schemas(#[from] RegistryError),
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -74,6 +77,10 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
             (topics.dead_letters.as_str(), topics.partitions),
         ],
     )?;
+    let registry = Arc::new(LogTypeRegistry::with_schema_dir(
+        config.schemas_dir.as_deref(),
+    )?);
+    tracing::info!(log_types = registry.len(), "log types loaded");
     let rules = RuleSet::load(&config.rules_dir).map_err(|source| EngineError::Rules {
         dir: config.rules_dir.clone(),
         source,
@@ -91,7 +98,7 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         shutdown,
     };
     let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
-        run_worker(worker, &config, &settings, &rules)
+        run_worker(worker, &config, &settings, &registry, &rules)
     })
     .map_err(EngineError::Timely)?;
     for (index, result) in guards.join().into_iter().enumerate() {
@@ -108,6 +115,7 @@ fn run_worker(
     worker: &mut timely::worker::Worker,
     config: &EngineConfig,
     settings: &SourceSettings,
+    registry: &Arc<LogTypeRegistry>,
     rules: &Arc<RuleSet>,
 ) -> Result<(), EngineError> {
     let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
@@ -116,9 +124,10 @@ fn run_worker(
     let probe = ProbeHandle::new();
     let settings = settings.clone();
     let rules = Arc::clone(rules);
+    let registry = Arc::clone(registry);
     worker.dataflow::<Epoch, _, _>(|scope| {
         let raw = kafka_source(scope, settings, partitions);
-        let (events, dead_letters) = parse(raw);
+        let (events, dead_letters) = parse(raw, registry);
         kafka_sink(
             dead_letters,
             dead_out,
@@ -139,12 +148,15 @@ type Parsed<'scope> = (
 );
 
 /// Classifies raw records; splits events from dead letters.
-fn parse<'scope>(raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>) -> Parsed<'scope> {
+fn parse<'scope>(
+    raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>,
+    registry: Arc<LogTypeRegistry>,
+) -> Parsed<'scope> {
     raw.unary::<timely::container::CapacityContainerBuilder<Vec<ParseOutcome>>, _, _, _>(
         Pipeline,
         "Parse",
-        |_capability, _info| {
-            let mut classifier = Classifier::new();
+        move |_capability, _info| {
+            let mut classifier = Classifier::new(registry);
             move |input, output| {
                 input.for_each(|cap, data| {
                     let parse_time = chrono::Utc::now();

@@ -15,6 +15,8 @@ use corvid_connectors::raw_record::SourceMeta;
 use corvid_engine::alerts::tail::{tail, TailOptions};
 use corvid_engine::config::EngineConfig;
 use corvid_engine::dataflow::{run, RunOptions};
+use corvid_engine::parse::stdin::{print_parsed, LineSource};
+use corvid_engine::parse::{Classifier, LogTypeRegistry};
 use corvid_loadtest::generator::{generate, GeneratorSpec};
 use corvid_loadtest::harness::{self, HarnessConfig};
 
@@ -39,6 +41,9 @@ enum Command {
     /// Read alerts back from the alerts topic.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Parse log lines from stdin with the engine's parsers; print one JSON line each
+    /// (the normalized event, or the dead letter with every parser's reason).
+    Parse(ParseArgs),
     /// Push generated osquery logs with planted attacks through a running pipeline and
     /// report end-to-end events/s.
     Loadtest(LoadtestArgs),
@@ -113,6 +118,22 @@ enum RulesCommand {
     },
 }
 
+#[derive(Args)]
+struct ParseArgs {
+    /// Comma-separated log types to try, e.g. `AWS.CloudTrail,Syslog.RFC5424`.
+    #[arg(long)]
+    log_types: String,
+    /// Directory of custom log type schemas.
+    #[arg(long)]
+    schemas: Option<PathBuf>,
+    /// Source id to stamp on events (`p_source_id`).
+    #[arg(long, default_value = "stdin")]
+    source_id: String,
+    /// Stream name the lines belong to (parser state is per stream).
+    #[arg(long, default_value = "stdin")]
+    stream: String,
+}
+
 #[derive(Subcommand)]
 enum AlertsCommand {
     /// Print alerts from the alerts topic.
@@ -185,6 +206,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Connect(ConnectCommand::File(args)) => connect_file(args),
         Command::Rules(RulesCommand::Test { path }) => test_rules(path),
         Command::Alerts(AlertsCommand::Tail(args)) => tail_alerts(args),
+        Command::Parse(args) => parse_stdin(args),
         Command::Loadtest(args) => loadtest(args),
     }
 }
@@ -249,6 +271,34 @@ fn test_rules(path: PathBuf) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn parse_stdin(args: ParseArgs) -> Result<ExitCode> {
+    let registry = LogTypeRegistry::with_schema_dir(args.schemas.as_deref())?;
+    let log_types = SourceMeta::parse_log_types(&args.log_types);
+    if let Some(unknown) = log_types.iter().find(|name| registry.get(name).is_none()) {
+        bail!("--log-types: {unknown} is not a known log type");
+    }
+    let source = LineSource {
+        topic: "stdin".into(),
+        stream: args.stream,
+        meta: SourceMeta {
+            source_label: args.source_id.clone(),
+            source_id: args.source_id,
+            log_types,
+        },
+    };
+    let mut classifier = Classifier::new(Arc::new(registry));
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let (events, dead) = print_parsed(
+        &mut classifier,
+        &source,
+        std::io::stdin().lock(),
+        &mut stdout,
+    )?;
+    stdout.flush()?;
+    eprintln!("corvid: {events} events, {dead} dead letters");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn tail_alerts(args: TailArgs) -> Result<ExitCode> {

@@ -1,110 +1,115 @@
-//! The classifier: tries a source's declared log types and builds the event.
+//! The classifier: tries a source's declared log types and builds the events.
 //!
 //! Per source, the parser that succeeded last is tried first next time (Panther's
-//! penalty queue): a source that mostly carries one log type pays for one parse per line.
-//! The order only changes which parser is tried first, never which one accepts, because
-//! the log types a source declares must not both accept the same line.
+//! penalty queue), so a source that mostly carries one log type pays for one parse per
+//! line. Per-stream parser state (a VPC flow header, a CSV header) is kept per
+//! (stream, log type), so streams interleaved in one partition never see each other's
+//! state. A parser must leave `state` untouched when it refuses a record.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::registry::{LogTypeParser, LogTypeRegistry};
 use super::row_id::row_id;
-use super::{osquery, DeadLetter, DeadLetterKind, ParseOutcome, ParseRefusal, ParsedRecord};
+use super::{DeadLetter, DeadLetterKind, ParseOutcome, ParsedRecord};
 use crate::event::{format_timestamp, Event};
 use crate::source::RawRecord;
 
-/// The log types Corvid can parse. Widened by the parsing issue (issue 3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LogType {
-    OsqueryDifferential,
-}
-
-impl LogType {
-    pub fn from_name(name: &str) -> Option<LogType> {
-        match name {
-            osquery::LOG_TYPE => Some(LogType::OsqueryDifferential),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            LogType::OsqueryDifferential => osquery::LOG_TYPE,
-        }
-    }
-
-    fn parse(self, line: &[u8]) -> Result<ParsedRecord, ParseRefusal> {
-        match self {
-            LogType::OsqueryDifferential => osquery::parse_differential(line),
-        }
-    }
-}
-
-/// Classifies raw records of many sources; one per worker.
-#[derive(Default)]
+/// Classifies raw records of many sources and streams; one per worker.
 pub struct Classifier {
-    /// Per source id: the declared log types in the order to try them.
-    order: HashMap<String, Vec<LogType>>,
+    registry: Arc<LogTypeRegistry>,
+    /// Per (source id, declared log types): the known log types in the order to try them.
+    order: HashMap<(String, Vec<String>), Vec<Arc<LogTypeParser>>>,
+    /// Per (stream, log type): that parser's state for that stream.
+    states: HashMap<(String, String), Value>,
 }
 
 impl Classifier {
-    pub fn new() -> Self {
-        Classifier::default()
+    pub fn new(registry: Arc<LogTypeRegistry>) -> Self {
+        Classifier {
+            registry,
+            order: HashMap::new(),
+            states: HashMap::new(),
+        }
     }
 
     /// Parses one raw record into events, or a dead letter with every parser's reason.
     pub fn classify(&mut self, record: &RawRecord, parse_time: DateTime<Utc>) -> Vec<ParseOutcome> {
-        let order = self
-            .order
-            .entry(record.meta.source_id.clone())
-            .or_insert_with(|| {
-                record
-                    .meta
-                    .log_types
-                    .iter()
-                    .filter_map(|name| LogType::from_name(name))
-                    .collect()
-            });
+        let key = (record.meta.source_id.clone(), record.meta.log_types.clone());
+        let registry = &self.registry;
+        let order = self.order.entry(key).or_insert_with(|| {
+            record
+                .meta
+                .log_types
+                .iter()
+                .filter_map(|name| registry.get(name).cloned())
+                .collect()
+        });
         if order.is_empty() {
             let declared = if record.meta.log_types.is_empty() {
                 "none".to_owned()
             } else {
                 record.meta.log_types.join(", ")
             };
-            // The cache would pin an empty order for a source whose headers may change.
-            self.order.remove(&record.meta.source_id);
-            return vec![ParseOutcome::DeadLetter(Box::new(DeadLetter {
-                record: record.clone(),
-                kind: DeadLetterKind::UnknownLogType,
-                reason: format!("source declares no log type Corvid parses (declared: {declared})"),
-            }))];
+            return vec![dead_letter(
+                record,
+                DeadLetterKind::UnknownLogType,
+                format!("source declares no log type Corvid parses (declared: {declared})"),
+            )];
         }
         let mut reasons = Vec::with_capacity(order.len());
         for position in 0..order.len() {
-            let log_type = order[position];
-            match log_type.parse(&record.payload) {
+            let parser = Arc::clone(&order[position]);
+            let state_key = (record.stream.clone(), parser.name().to_owned());
+            let mut state = self.states.remove(&state_key);
+            let result = parser.parse(&record.payload, &mut state);
+            if let Some(state) = state {
+                self.states.insert(state_key, state);
+            }
+            match result {
                 Ok(parsed) => {
                     order[..=position].rotate_right(1);
-                    return vec![ParseOutcome::Event(build_event(
-                        record, log_type, parsed, parse_time,
-                    ))];
+                    return parsed
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, parsed)| {
+                            ParseOutcome::Event(build_event(
+                                record,
+                                index,
+                                parser.name(),
+                                parsed,
+                                parse_time,
+                            ))
+                        })
+                        .collect();
                 }
-                Err(refusal) => reasons.push(format!("{}: {refusal}", log_type.name())),
+                Err(refusal) => reasons.push(format!("{}: {refusal}", parser.name())),
             }
         }
-        vec![ParseOutcome::DeadLetter(Box::new(DeadLetter {
-            record: record.clone(),
-            kind: DeadLetterKind::NoParserAccepted,
-            reason: reasons.join("; "),
-        }))]
+        vec![dead_letter(
+            record,
+            DeadLetterKind::NoParserAccepted,
+            reasons.join("; "),
+        )]
     }
 }
 
-fn build_event(
+fn dead_letter(record: &RawRecord, kind: DeadLetterKind, reason: String) -> ParseOutcome {
+    ParseOutcome::DeadLetter(Box::new(DeadLetter {
+        record: record.clone(),
+        kind,
+        reason,
+    }))
+}
+
+/// Adds the `p_` fields to a parsed record.
+pub fn build_event(
     record: &RawRecord,
-    log_type: LogType,
+    index: usize,
+    log_type: &str,
     parsed: ParsedRecord,
     parse_time: DateTime<Utc>,
 ) -> Event {
@@ -116,12 +121,15 @@ fn build_event(
     let mut put = |name: &str, value: String| {
         fields.insert(name.to_owned(), Value::String(value));
     };
-    put("p_log_type", log_type.name().to_owned());
+    put("p_log_type", log_type.to_owned());
     put(
         "p_row_id",
-        row_id(&record.topic, record.partition, record.offset, 0),
+        row_id(&record.topic, record.partition, record.offset, index),
     );
-    put("p_event_time", format_timestamp(&event_time));
+    put(
+        "p_event_time",
+        format_timestamp(&event_time.unwrap_or(parse_time)),
+    );
     put("p_parse_time", format_timestamp(&parse_time));
     if !record.meta.source_id.is_empty() {
         put("p_source_id", record.meta.source_id.clone());
@@ -137,6 +145,10 @@ fn build_event(
 mod tests {
     use super::*;
     use corvid_connectors::raw_record::SourceMeta;
+
+    fn registry() -> Arc<LogTypeRegistry> {
+        Arc::new(LogTypeRegistry::builtin().expect("built-in schemas"))
+    }
 
     fn record(payload: &str, log_types: &[&str]) -> RawRecord {
         RawRecord {
@@ -158,8 +170,8 @@ mod tests {
     #[test]
     fn an_accepted_line_gets_every_core_p_field() {
         let parse_time = DateTime::from_timestamp(1_800_000_000, 5).expect("time");
-        let outcomes =
-            Classifier::new().classify(&record(LINE, &["Osquery.Differential"]), parse_time);
+        let outcomes = Classifier::new(registry())
+            .classify(&record(LINE, &["Osquery.Differential"]), parse_time);
         let [ParseOutcome::Event(event)] = outcomes.as_slice() else {
             panic!("expected one event: {outcomes:?}");
         };
@@ -178,7 +190,7 @@ mod tests {
     #[test]
     fn a_refused_line_is_a_dead_letter_with_raw_bytes_and_reason() {
         let raw = record("garbage \u{1} line", &["Osquery.Differential"]);
-        let outcomes = Classifier::new().classify(&raw, Utc::now());
+        let outcomes = Classifier::new(registry()).classify(&raw, Utc::now());
         let [ParseOutcome::DeadLetter(dead)] = outcomes.as_slice() else {
             panic!("expected a dead letter: {outcomes:?}");
         };
@@ -194,7 +206,8 @@ mod tests {
     #[test]
     fn unknown_or_missing_log_types_are_dead_letters_too() {
         for declared in [&["Nope.Never"][..], &[][..]] {
-            let outcomes = Classifier::new().classify(&record(LINE, declared), Utc::now());
+            let outcomes =
+                Classifier::new(registry()).classify(&record(LINE, declared), Utc::now());
             let [ParseOutcome::DeadLetter(dead)] = outcomes.as_slice() else {
                 panic!("expected a dead letter: {outcomes:?}");
             };
@@ -204,7 +217,7 @@ mod tests {
 
     #[test]
     fn unknown_log_types_beside_known_ones_are_skipped() {
-        let outcomes = Classifier::new().classify(
+        let outcomes = Classifier::new(registry()).classify(
             &record(LINE, &["Nope.Never", "Osquery.Differential"]),
             Utc::now(),
         );

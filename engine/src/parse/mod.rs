@@ -1,21 +1,29 @@
 //! Parsing and classification: raw records become normalized [`Event`]s or dead letters.
 //!
-//! Classification is per source: only the log types the record's source declares are
-//! tried, in the declared order. The first parser that accepts the line wins. A record no
-//! parser accepts becomes a [`DeadLetter`] carrying its raw bytes, where it came from and
-//! every parser's reason — nothing is dropped silently.
+//! Log types are declared as schemas ([`schema`], Panther's custom log schema format):
+//! a framing (JSON lines, CSV, regex, or a [`native`] parser for formats that need code)
+//! plus typed fields. The [`registry`] holds the built-in log types and the user's.
+//!
+//! Classification is per source ([`classifier`]): only the log types the record's source
+//! declares are tried, the one that succeeded last first. A record no parser accepts
+//! becomes a [`DeadLetter`] carrying its raw bytes, where it came from and every
+//! parser's reason — nothing is dropped silently.
 //!
 //! Every event gets the core `p_` fields (`p_log_type`, `p_event_time`, `p_parse_time`,
 //! `p_row_id`, `p_source_id`, `p_source_label`) and the sorted, de-duplicated `p_any_*`
-//! indicator arrays its log type declares ([`indicators`]).
+//! indicator arrays ([`indicators`]).
 
 pub mod classifier;
 pub mod indicators;
-pub mod osquery;
+pub mod native;
+pub mod registry;
 pub mod row_id;
-pub mod time;
+pub mod schema;
+pub mod stdin;
+pub mod text;
 
 pub use classifier::Classifier;
+pub use registry::LogTypeRegistry;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +54,7 @@ impl DeadLetterKind {
 pub struct DeadLetter {
     pub record: RawRecord,
     pub kind: DeadLetterKind,
-    /// Each tried parser's reason, e.g. `Osquery.Differential: expected value at line 1 column 1`.
+    /// Each tried parser's reason, e.g. `Osquery.Differential: not JSON: expected value …`.
     pub reason: String,
 }
 
@@ -74,6 +82,7 @@ impl ParseRefusal {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParsedRecord {
     pub fields: serde_json::Map<String, serde_json::Value>,
-    pub event_time: chrono::DateTime<chrono::Utc>,
+    /// `None` when the record has no event time; `p_event_time` is then the parse time.
+    pub event_time: Option<chrono::DateTime<chrono::Utc>>,
     pub indicators: indicators::Indicators,
 }
