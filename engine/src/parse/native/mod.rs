@@ -9,6 +9,11 @@
 //! checkpointed with it, so a parser's state survives streams interleaving in one
 //! partition and, later, restarts.
 
+pub mod aws;
+pub mod syslog;
+pub mod text_formats;
+pub mod vendors;
+
 use serde_json::{Map, Value};
 
 use super::ParseRefusal;
@@ -24,8 +29,10 @@ pub trait NativeParser: Send + Sync + std::fmt::Debug {
 
 /// The native parser called `name` in a schema's `parser.native.name`.
 pub fn lookup(name: &str) -> Option<Box<dyn NativeParser>> {
-    let _ = name;
-    None
+    aws::lookup(name)
+        .or_else(|| syslog::lookup(name))
+        .or_else(|| text_formats::lookup(name))
+        .or_else(|| vendors::lookup(name))
 }
 
 /// Decodes a line as one JSON object.
