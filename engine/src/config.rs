@@ -61,6 +61,9 @@ pub struct TopicsConfig {
     pub raw: String,
     pub alerts: String,
     pub dead_letters: String,
+    /// When set, every normalized event is also published here (JSON, keyed by
+    /// `p_row_id`), for downstream consumers and for inspecting the parsers.
+    pub events: Option<String>,
     /// Partitions for topics the engine creates when they do not exist.
     pub partitions: i32,
 }
@@ -95,6 +98,7 @@ impl Default for TopicsConfig {
             raw: "corvid.raw".into(),
             alerts: "corvid.alerts".into(),
             dead_letters: "corvid.dead-letters".into(),
+            events: None,
             partitions: 4,
         }
     }

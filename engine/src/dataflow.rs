@@ -31,6 +31,7 @@ use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
 use crate::rules::{OutcomeKind, RuleLoadError, RuleOutcome, RuleSet};
 use crate::sinks::alerts::alert_record;
 use crate::sinks::dead_letters::dead_letter_record;
+use crate::sinks::events::event_record;
 use crate::sinks::kafka::{SinkError, TopicProducer};
 use crate::sinks::kafka_sink;
 use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
@@ -69,14 +70,15 @@ pub struct RunOptions {
 pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineError> {
     let config = options.config;
     let topics = &config.topics;
-    ensure_topics(
-        &client_config(&config.kafka),
-        &[
-            (topics.raw.as_str(), topics.partitions),
-            (topics.alerts.as_str(), topics.partitions),
-            (topics.dead_letters.as_str(), topics.partitions),
-        ],
-    )?;
+    let mut topics_needed = vec![
+        (topics.raw.as_str(), topics.partitions),
+        (topics.alerts.as_str(), topics.partitions),
+        (topics.dead_letters.as_str(), topics.partitions),
+    ];
+    if let Some(events) = &topics.events {
+        topics_needed.push((events.as_str(), topics.partitions));
+    }
+    ensure_topics(&client_config(&config.kafka), &topics_needed)?;
     let registry = Arc::new(LogTypeRegistry::with_schema_dir(
         config.schemas_dir.as_deref(),
     )?);
@@ -121,6 +123,10 @@ fn run_worker(
     let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
     let alerts_out = TopicProducer::connect(&config.kafka, &config.topics.alerts)?;
     let dead_out = TopicProducer::connect(&config.kafka, &config.topics.dead_letters)?;
+    let events_out = match &config.topics.events {
+        Some(topic) => Some(TopicProducer::connect(&config.kafka, topic)?),
+        None => None,
+    };
     let probe = ProbeHandle::new();
     let settings = settings.clone();
     let rules = Arc::clone(rules);
@@ -128,6 +134,9 @@ fn run_worker(
     worker.dataflow::<Epoch, _, _>(|scope| {
         let raw = kafka_source(scope, settings, partitions);
         let (events, dead_letters) = parse(raw, registry);
+        if let Some(events_out) = events_out {
+            kafka_sink(events.clone(), events_out, event_record, &probe);
+        }
         kafka_sink(
             dead_letters,
             dead_out,
@@ -162,28 +171,37 @@ fn parse<'scope>(
                     let parse_time = chrono::Utc::now();
                     let mut session = output.session(&cap);
                     for record in data.drain(..) {
-                        for outcome in classifier.classify(&record, parse_time) {
-                            match &outcome {
-                                ParseOutcome::Event(event) => metrics()
-                                    .events_parsed
-                                    .with_label_values(&[event.log_type()])
-                                    .inc(),
-                                ParseOutcome::DeadLetter(dead) => {
-                                    tracing::warn!(
-                                        stream = dead.record.stream,
-                                        partition = dead.record.partition,
-                                        offset = dead.record.offset,
-                                        reason = dead.reason,
-                                        "dead letter"
-                                    );
-                                    metrics()
-                                        .dead_letters
-                                        .with_label_values(&[dead.kind.as_str()])
-                                        .inc()
+                        let outcomes = classifier.classify(&record, parse_time);
+                        match outcomes.as_slice() {
+                            [ParseOutcome::DeadLetter(dead)] => {
+                                tracing::warn!(
+                                    stream = dead.record.stream,
+                                    partition = dead.record.partition,
+                                    offset = dead.record.offset,
+                                    reason = dead.reason,
+                                    "dead letter"
+                                );
+                                metrics()
+                                    .dead_letters
+                                    .with_label_values(&[
+                                        &dead.record.meta.source_id,
+                                        dead.kind.as_str(),
+                                    ])
+                                    .inc();
+                            }
+                            events => {
+                                metrics().records_parsed.inc();
+                                for outcome in events {
+                                    if let ParseOutcome::Event(event) = outcome {
+                                        metrics()
+                                            .events_parsed
+                                            .with_label_values(&[event.log_type()])
+                                            .inc();
+                                    }
                                 }
                             }
-                            session.give(outcome);
                         }
+                        session.give_iterator(outcomes.into_iter());
                     }
                 });
             }

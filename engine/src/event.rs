@@ -66,7 +66,8 @@ impl Event {
     }
 
     pub fn to_json(&self) -> String {
-        Value::Object((*self.fields).clone()).to_string()
+        // A map of JSON values always serializes.
+        serde_json::to_string(&*self.fields).unwrap_or_default()
     }
 }
 

@@ -11,6 +11,7 @@ use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 pub struct EngineMetrics {
     pub registry: Registry,
     pub records_received: IntCounter,
+    pub records_parsed: IntCounter,
     pub events_parsed: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub rule_matches: IntCounterVec,
@@ -44,6 +45,11 @@ static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
             "corvid_records_received_total",
             "Raw records read from Kafka",
         ),
+        records_parsed: counter(
+            &registry,
+            "corvid_records_parsed_total",
+            "Raw records a parser accepted (each yields zero or more events)",
+        ),
         events_parsed: counter_vec(
             &registry,
             "corvid_events_parsed_total",
@@ -53,8 +59,8 @@ static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
         dead_letters: counter_vec(
             &registry,
             "corvid_dead_letters_total",
-            "Raw records no parser accepted, per reason kind",
-            &["reason"],
+            "Raw records no parser accepted, per source and reason kind",
+            &["source", "reason"],
         ),
         rule_matches: counter_vec(
             &registry,
@@ -111,8 +117,9 @@ pub fn total(name: &str) -> u64 {
 /// One line a person reads when the engine stops.
 pub fn summary() -> String {
     format!(
-        "{} records read, {} events parsed, {} dead letters, {} rule matches, {} rule errors, {} alert updates published",
+        "{} records read, {} records parsed into {} events, {} dead letters, {} rule matches, {} rule errors, {} alert updates published",
         total("corvid_records_received_total"),
+        total("corvid_records_parsed_total"),
         total("corvid_events_parsed_total"),
         total("corvid_dead_letters_total"),
         total("corvid_rule_matches_total"),

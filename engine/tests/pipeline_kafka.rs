@@ -5,218 +5,14 @@
 //! The broker address comes from `CORVID_TEST_BROKERS` (default 127.0.0.1:9092). Each test
 //! uses topics of its own, so runs never see each other's records.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
+use common::{brokers, corvid, login, unique, write_config, Engine, TopicReader};
 use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(120);
-
-fn brokers() -> String {
-    std::env::var("CORVID_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
-}
-
-fn corvid() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_corvid"))
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-fn login(user: &str, from: &str, action: &str, host: &str) -> String {
-    serde_json::json!({
-        "name": "pack_incident-response_logged_in_users",
-        "hostIdentifier": host,
-        "calendarTime": "Fri Nov 27 20:01:02 2026 UTC",
-        "unixTime": 1795809662,
-        "columns": {"host": from, "pid": "1", "time": "1795809662", "tty": "pts/0", "type": "user", "user": user},
-        "action": action,
-    })
-    .to_string()
-}
-
-/// A `corvid run` child that is killed if the test fails before stopping it.
-struct Engine {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Engine {
-    fn start(config: &Path, log: PathBuf) -> Engine {
-        let stderr = std::fs::File::create(&log).expect("engine log file");
-        let child = corvid()
-            .args(["run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start corvid run");
-        Engine {
-            child: Some(child),
-            log,
-        }
-    }
-
-    fn assert_running(&mut self) {
-        let child = self.child.as_mut().expect("engine started");
-        if let Some(status) = child.try_wait().expect("poll engine") {
-            panic!("engine exited early ({status}); log:\n{}", self.log_text());
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("engine started");
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.try_wait().expect("poll engine") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "engine ignored SIGTERM; log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Reads a topic from the beginning, accumulating what it has seen.
-struct TopicReader {
-    consumer: BaseConsumer,
-    records: Vec<(String, Vec<u8>, BTreeMap<String, String>)>,
-}
-
-impl TopicReader {
-    fn new(topic: &str) -> TopicReader {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .set("group.id", "corvid-it")
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
-            .create()
-            .expect("consumer");
-        let deadline = Instant::now() + WAIT;
-        let partitions = loop {
-            let metadata = consumer
-                .fetch_metadata(Some(topic), Duration::from_secs(10))
-                .expect("metadata");
-            let found: Vec<i32> = metadata
-                .topics()
-                .iter()
-                .filter(|t| t.name() == topic && t.error().is_none())
-                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                .collect();
-            if !found.is_empty() {
-                break found;
-            }
-            assert!(Instant::now() < deadline, "topic {topic} never appeared");
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        let mut assignment = TopicPartitionList::new();
-        for partition in partitions {
-            assignment
-                .add_partition_offset(topic, partition, Offset::Beginning)
-                .expect("assignment");
-        }
-        consumer.assign(&assignment).expect("assign");
-        TopicReader {
-            consumer,
-            records: Vec::new(),
-        }
-    }
-
-    fn poll_for(&mut self, duration: Duration) {
-        let until = Instant::now() + duration;
-        while Instant::now() < until {
-            if let Some(result) = self.consumer.poll(Duration::from_millis(100)) {
-                let message = result.expect("consume");
-                let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-                let mut headers = BTreeMap::new();
-                if let Some(hs) = message.headers() {
-                    for h in hs.iter() {
-                        headers.insert(
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        );
-                    }
-                }
-                self.records
-                    .push((key, message.payload().unwrap_or_default().to_vec(), headers));
-            }
-        }
-    }
-
-    /// Polls until `done` holds for what has been read, or panics after [`WAIT`].
-    fn wait_until(
-        &mut self,
-        what: &str,
-        engine: &mut Engine,
-        done: impl Fn(&[(String, Vec<u8>, BTreeMap<String, String>)]) -> bool,
-    ) {
-        let deadline = Instant::now() + WAIT;
-        while !done(&self.records) {
-            engine.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; read {:?}; engine log:\n{}",
-                self.records
-                    .iter()
-                    .map(|r| String::from_utf8_lossy(&r.1).into_owned())
-                    .collect::<Vec<_>>(),
-                engine.log_text()
-            );
-            self.poll_for(Duration::from_millis(300));
-        }
-    }
-
-    fn alerts(&self) -> Vec<(String, Value)> {
-        self.records
-            .iter()
-            .map(|(key, payload, _)| {
-                (
-                    key.clone(),
-                    serde_json::from_slice(payload).expect("alert JSON"),
-                )
-            })
-            .collect()
-    }
-}
 
 /// The newest version of each alert, by key.
 fn latest(alerts: &[(String, Value)]) -> BTreeMap<String, Value> {
@@ -247,22 +43,12 @@ fn send_file(dir: &Path, name: &str, topic: &str, lines: &[String]) {
 fn out_of_office_logins_alert_once_per_user_and_updates_reuse_the_alert() {
     let run = unique("it-pipeline");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("corvid.yml");
+    let config = write_config(dir.path(), &run, None, "");
     let (raw, alerts_topic, dead_topic) = (
         format!("{run}.raw"),
         format!("{run}.alerts"),
         format!("{run}.dead"),
     );
-    std::fs::write(
-        &config,
-        format!(
-            "kafka:\n  brokers: {}\ntopics:\n  raw: {raw}\n  alerts: {alerts_topic}\n  dead_letters: {dead_topic}\n  partitions: 3\nrules_dir: {}\nstate_dir: {}\nworkers: 2\nepoch_ms: 200\n",
-            brokers(),
-            repo_root().join("rules").display(),
-            dir.path().join("data").display()
-        ),
-    )
-    .expect("write config");
     let not_json = "osqueryd: this line is not JSON \u{00e9}";
 
     // Phase 1: two users log in from outside, two from the office, one logs out from

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod dead_letters;
+pub mod events;
 pub mod kafka;
 
 pub use kafka::{kafka_sink, KafkaRecord};

@@ -1,0 +1,283 @@
+//! Helpers shared by the integration tests: the `corvid` binary, a real Kafka broker
+//! (`CORVID_TEST_BROKERS`, default 127.0.0.1:9092), unique topics, topic readers.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::Value;
+
+pub const WAIT: Duration = Duration::from_secs(120);
+
+pub fn brokers() -> String {
+    std::env::var("CORVID_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+pub fn corvid() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_corvid"))
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+pub fn login(user: &str, from: &str, action: &str, host: &str) -> String {
+    serde_json::json!({
+        "name": "pack_incident-response_logged_in_users",
+        "hostIdentifier": host,
+        "calendarTime": "Fri Nov 27 20:01:02 2026 UTC",
+        "unixTime": 1795809662,
+        "columns": {"host": from, "pid": "1", "time": "1795809662", "tty": "pts/0", "type": "user", "user": user},
+        "action": action,
+    })
+    .to_string()
+}
+
+/// A `corvid run` child that is killed if the test fails before stopping it.
+pub struct Engine {
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Engine {
+    pub fn start(config: &Path, log: PathBuf) -> Engine {
+        let stderr = std::fs::File::create(&log).expect("engine log file");
+        let child = corvid()
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start corvid run");
+        Engine {
+            child: Some(child),
+            log,
+        }
+    }
+
+    pub fn assert_running(&mut self) {
+        let child = self.child.as_mut().expect("engine started");
+        if let Some(status) = child.try_wait().expect("poll engine") {
+            panic!("engine exited early ({status}); log:\n{}", self.log_text());
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("engine started");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().expect("poll engine") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "engine ignored SIGTERM; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads a topic from the beginning, accumulating what it has seen.
+pub struct TopicReader {
+    consumer: BaseConsumer,
+    pub records: Vec<(String, Vec<u8>, BTreeMap<String, String>)>,
+}
+
+impl TopicReader {
+    pub fn new(topic: &str) -> TopicReader {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", "corvid-it")
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .create()
+            .expect("consumer");
+        let deadline = Instant::now() + WAIT;
+        let partitions = loop {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .expect("metadata");
+            let found: Vec<i32> = metadata
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic && t.error().is_none())
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            if !found.is_empty() {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "topic {topic} never appeared");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let mut assignment = TopicPartitionList::new();
+        for partition in partitions {
+            assignment
+                .add_partition_offset(topic, partition, Offset::Beginning)
+                .expect("assignment");
+        }
+        consumer.assign(&assignment).expect("assign");
+        TopicReader {
+            consumer,
+            records: Vec::new(),
+        }
+    }
+
+    pub fn poll_for(&mut self, duration: Duration) {
+        let until = Instant::now() + duration;
+        while Instant::now() < until {
+            if let Some(result) = self.consumer.poll(Duration::from_millis(100)) {
+                let message = result.expect("consume");
+                let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+                let mut headers = BTreeMap::new();
+                if let Some(hs) = message.headers() {
+                    for h in hs.iter() {
+                        headers.insert(
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        );
+                    }
+                }
+                self.records
+                    .push((key, message.payload().unwrap_or_default().to_vec(), headers));
+            }
+        }
+    }
+
+    /// Polls until `done` holds for what has been read, or panics after [`WAIT`].
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        engine: &mut Engine,
+        done: impl Fn(&[(String, Vec<u8>, BTreeMap<String, String>)]) -> bool,
+    ) {
+        let deadline = Instant::now() + WAIT;
+        while !done(&self.records) {
+            engine.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; read {:?}; engine log:\n{}",
+                self.records
+                    .iter()
+                    .map(|r| String::from_utf8_lossy(&r.1).into_owned())
+                    .collect::<Vec<_>>(),
+                engine.log_text()
+            );
+            self.poll_for(Duration::from_millis(300));
+        }
+    }
+
+    pub fn alerts(&self) -> Vec<(String, Value)> {
+        self.records
+            .iter()
+            .map(|(key, payload, _)| {
+                (
+                    key.clone(),
+                    serde_json::from_slice(payload).expect("alert JSON"),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Writes an engine config for topics `<run>.raw`, `<run>.alerts`, `<run>.dead` and
+/// `<run>.events`, with the repository's rules unless `rules` is given.
+pub fn write_config(dir: &Path, run: &str, rules: Option<&Path>, extra: &str) -> PathBuf {
+    let config = dir.join("corvid.yml");
+    let rules = rules
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| repo_root().join("rules"));
+    std::fs::write(
+        &config,
+        format!(
+            "kafka:\n  brokers: {}\ntopics:\n  raw: {run}.raw\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  events: {run}.events\n  partitions: 3\nrules_dir: {}\nstate_dir: {}\nworkers: 2\nepoch_ms: 200\n{extra}",
+            brokers(),
+            rules.display(),
+            dir.join("data").display()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+/// Runs `corvid run --stop-at-end`; returns its stderr, panicking if it fails.
+pub fn run_to_end(config: &Path) -> String {
+    let output = corvid()
+        .args(["run", "--stop-at-end", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run corvid");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "corvid run failed ({}):\n{stderr}",
+        output.status
+    );
+    stderr
+}
+
+/// The counts in the engine's closing summary line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub read: u64,
+    pub parsed: u64,
+    pub events: u64,
+    pub dead: u64,
+}
+
+pub fn summary(stderr: &str) -> Summary {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("engine stopped:"))
+        .unwrap_or_else(|| panic!("no summary in:\n{stderr}"));
+    let number = |label: &str| -> u64 {
+        let before = line.split(label).next().unwrap_or_default();
+        before
+            .split_whitespace()
+            .last()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {label:?} count in {line:?}"))
+    };
+    Summary {
+        read: number(" records read"),
+        parsed: number(" records parsed into"),
+        events: number(" events,"),
+        dead: number(" dead letters"),
+    }
+}

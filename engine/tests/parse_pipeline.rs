@@ -1,0 +1,292 @@
+//! Parsing through the real pipeline (Kafka + `corvid run`): fuzzed input loses nothing,
+//! custom schemas need no recompiling, and CloudTrail envelopes split into their records.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{brokers, run_to_end, summary, unique, write_config, TopicReader};
+use corvid_connectors::producer::RawProducer;
+use corvid_connectors::raw_record::SourceMeta;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+const OSQUERY: &str = r#"{"name":"pack_logged_in_users","hostIdentifier":"web-1","calendarTime":"Fri Nov 27 20:01:02 2026 UTC","unixTime":1795809662,"columns":{"host":"192.0.1.5","user":"carol"},"action":"added"}"#;
+const CLOUDTRAIL: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","userName":"alice"},"eventTime":"2026-11-27T20:01:02Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli","requestParameters":{"instanceType":"t3.micro"},"responseElements":{"instancesSet":{"items":[{"instanceId":"i-0abc1234"}]}},"requestID":"r-1","eventID":"e-1","eventType":"AwsApiCall","recipientAccountId":"123456789012"}"#;
+const SYSLOG: &str = r#"<34>1 2026-11-27T20:01:02.003Z mymachine.example.com su 1234 ID47 [exampleSDID@32473 iut="3"] 'su root' failed for lonvick on /dev/pts/8"#;
+
+/// One fuzzed record: a valid seed, a mutation of one, or random bytes.
+fn fuzzed(rng: &mut StdRng) -> Vec<u8> {
+    let seeds = [OSQUERY, CLOUDTRAIL, SYSLOG];
+    let mut line = seeds[rng.random_range(0..seeds.len())].as_bytes().to_vec();
+    match rng.random_range(0..8) {
+        0 => {}
+        1 => {
+            let at = rng.random_range(0..line.len());
+            line[at] = rng.random();
+        }
+        2 => line.truncate(rng.random_range(0..line.len())),
+        3 => {
+            let at = rng.random_range(0..line.len());
+            let junk: Vec<u8> = (0..rng.random_range(1..16)).map(|_| rng.random()).collect();
+            line.splice(at..at, junk);
+        }
+        4 => {
+            let from = rng.random_range(0..line.len());
+            let to = rng.random_range(from..line.len());
+            let copy = line[from..to].to_vec();
+            line.extend_from_slice(&copy);
+        }
+        5 => {
+            let text = String::from_utf8_lossy(&line)
+                .replace("\"added\"", "123")
+                .replace("\"2026-11-27T20:01:02Z\"", "[1]")
+                .replace("<34>1", "<999>9");
+            line = text.into_bytes();
+        }
+        6 => {
+            line = (0..rng.random_range(0..300))
+                .map(|_| rng.random())
+                .collect()
+        }
+        _ => line.clear(),
+    }
+    line
+}
+
+#[test]
+fn ten_thousand_fuzzed_records_are_all_parsed_or_dead_lettered() {
+    const SENT: u64 = 10_000;
+    let run = unique("it-fuzz");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &run, None, "");
+    let meta = SourceMeta {
+        source_id: "fuzz".into(),
+        source_label: "Fuzz".into(),
+        log_types: vec![
+            "Osquery.Differential".into(),
+            "AWS.CloudTrail".into(),
+            "Syslog.RFC5424".into(),
+        ],
+    };
+    corvid_connectors::topics::ensure_topics(
+        &corvid_connectors::producer::producer_config(&brokers()),
+        &[(&format!("{run}.raw"), 3)],
+    )
+    .expect("raw topic");
+    let mut producer =
+        RawProducer::new(&brokers(), &format!("{run}.raw"), &meta).expect("producer");
+    let mut rng = StdRng::seed_from_u64(20261127);
+    for i in 0..SENT {
+        producer
+            .send(&format!("fuzz-stream-{}", i % 7), &fuzzed(&mut rng))
+            .expect("send");
+    }
+    assert_eq!(
+        producer
+            .finish(Duration::from_secs(60))
+            .expect("acknowledged"),
+        SENT
+    );
+
+    let counts = summary(&run_to_end(&config));
+    assert_eq!(counts.read, SENT, "{counts:?}");
+    assert_eq!(
+        counts.parsed + counts.dead,
+        SENT,
+        "nothing lost or doubled: {counts:?}"
+    );
+    assert!(
+        counts.parsed > 0 && counts.dead > 0,
+        "the mix has both: {counts:?}"
+    );
+
+    let mut dead = TopicReader::new(&format!("{run}.dead"));
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while (dead.records.len() as u64) < counts.dead && std::time::Instant::now() < deadline {
+        dead.poll_for(Duration::from_millis(500));
+    }
+    dead.poll_for(Duration::from_millis(500));
+    assert_eq!(
+        dead.records.len() as u64,
+        counts.dead,
+        "every dead letter is on the topic"
+    );
+    assert!(dead
+        .records
+        .iter()
+        .all(|(_, _, headers)| !headers["reason"].is_empty()));
+}
+
+#[test]
+fn a_custom_schema_dropped_into_the_directory_is_used_after_a_restart() {
+    let run = unique("it-custom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schemas = dir.path().join("schemas");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&schemas).expect("schemas dir");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    std::fs::write(
+        rules.join("vpn_login.yml"),
+        "AnalysisType: rule\nRuleID: Custom.VpnLogin\nFilename: vpn_login.py\nEnabled: true\nLogTypes: [Custom.Vpn]\nSeverity: Low\n",
+    )
+    .expect("rule yaml");
+    std::fs::write(
+        rules.join("vpn_login.py"),
+        "def rule(event):\n    return True\n\ndef title(event):\n    return f\"VPN login by {event.get('user')} from {event.get('ip')}\"\n",
+    )
+    .expect("rule python");
+    let config = write_config(
+        dir.path(),
+        &run,
+        Some(&rules),
+        &format!("schemas_dir: {}\n", schemas.display()),
+    );
+
+    let lines = "2026-11-27 20:01:02,alice,203.0.113.7\n2026-11-27 20:02:03,bob,198.51.100.9\n";
+    let log = dir.path().join("vpn.log");
+    std::fs::write(&log, lines).expect("log file");
+    let status = common::corvid()
+        .args(["connect", "file", "--path"])
+        .arg(&log)
+        .args(["--topic", &format!("{run}.raw"), "--brokers", &brokers()])
+        .args(["--source-id", "vpn", "--log-types", "Custom.Vpn"])
+        .status()
+        .expect("connect file");
+    assert!(status.success());
+
+    // Without the schema the engine does not know the log type: both lines are dead letters.
+    let before = summary(&run_to_end(&config));
+    assert_eq!(
+        (before.read, before.parsed, before.dead),
+        (2, 0, 2),
+        "{before:?}"
+    );
+
+    // Drop the schema in and restart: the same binary now parses the log type.
+    std::fs::write(
+        schemas.join("vpn.yml"),
+        "schema: Custom.Vpn\nparser:\n  csv:\n    delimiter: ','\n    columns: [time, user, ip]\nfields:\n  - { name: time, type: timestamp, timeFormat: '%Y-%m-%d %H:%M:%S', isEventTime: true, required: true }\n  - { name: user, type: string, indicators: [username] }\n  - { name: ip, type: string, indicators: [ip] }\n",
+    )
+    .expect("schema");
+    let after = summary(&run_to_end(&config));
+    assert_eq!(
+        (after.read, after.parsed, after.events, after.dead),
+        (2, 2, 2, 0),
+        "{after:?}"
+    );
+
+    let mut alerts = TopicReader::new(&format!("{run}.alerts"));
+    alerts.poll_for(Duration::from_secs(2));
+    let mut titles: Vec<String> = alerts
+        .records
+        .iter()
+        .map(|(_, payload, _)| {
+            let alert: Value = serde_json::from_slice(payload).expect("alert JSON");
+            assert_eq!(alert["samples"][0]["p_log_type"], "Custom.Vpn");
+            alert["title"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "VPN login by alice from 203.0.113.7",
+            "VPN login by bob from 198.51.100.9"
+        ]
+    );
+}
+
+#[test]
+fn a_cloudtrail_envelope_of_a_thousand_records_yields_a_thousand_events() {
+    let run = unique("it-cloudtrail");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &run, None, "");
+    let records: Vec<Value> = (0..1000)
+        .map(|i| {
+            let mut record: Value = serde_json::from_str(CLOUDTRAIL).expect("seed");
+            record["eventTime"] = Value::from(format!(
+                "2026-11-27T{:02}:{:02}:{:02}Z",
+                20 + i / 3600,
+                i / 60 % 60,
+                i % 60
+            ));
+            record["eventID"] = Value::from(format!("event-{i}"));
+            record["sourceIPAddress"] = Value::from(format!("198.51.100.{}", i % 250 + 1));
+            record["responseElements"]["instancesSet"]["items"][0]["instanceId"] =
+                Value::from(format!("i-{i:08x}"));
+            record
+        })
+        .collect();
+    let file = dir
+        .path()
+        .join("123456789012_CloudTrail_us-east-1_20261127T2000Z_abc.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "Records": records }).to_string() + "\n",
+    )
+    .expect("write file");
+    let status = common::corvid()
+        .args(["connect", "file", "--path"])
+        .arg(&file)
+        .args(["--topic", &format!("{run}.raw"), "--brokers", &brokers()])
+        .args(["--source-id", "cloudtrail", "--log-types", "AWS.CloudTrail"])
+        .status()
+        .expect("connect file");
+    assert!(status.success());
+
+    let counts = summary(&run_to_end(&config));
+    assert_eq!(
+        (counts.read, counts.parsed, counts.events, counts.dead),
+        (1, 1, 1000, 0),
+        "{counts:?}"
+    );
+
+    let mut events = TopicReader::new(&format!("{run}.events"));
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while events.records.len() < 1000 && std::time::Instant::now() < deadline {
+        events.poll_for(Duration::from_millis(500));
+    }
+    events.poll_for(Duration::from_millis(500));
+    assert_eq!(events.records.len(), 1000);
+    let mut row_ids = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, payload, _) in &events.records {
+        let event: Value = serde_json::from_slice(payload).expect("event JSON");
+        assert_eq!(event["p_log_type"], "AWS.CloudTrail");
+        assert_eq!(&event["p_row_id"], key.as_str());
+        row_ids.insert(key.clone());
+        let i: usize = event["eventID"]
+            .as_str()
+            .and_then(|id| id.strip_prefix("event-"))
+            .and_then(|n| n.parse().ok())
+            .expect("event id");
+        seen.insert(i);
+        let expected_time = format!(
+            "2026-11-27 {:02}:{:02}:{:02}.000000000",
+            20 + i / 3600,
+            i / 60 % 60,
+            i % 60
+        );
+        assert_eq!(event["p_event_time"], expected_time.as_str());
+        assert_eq!(
+            event["p_any_aws_account_ids"],
+            serde_json::json!(["123456789012"])
+        );
+        assert_eq!(
+            event["p_any_aws_arns"],
+            serde_json::json!(["arn:aws:iam::123456789012:user/alice"])
+        );
+        assert_eq!(
+            event["p_any_aws_instance_ids"],
+            serde_json::json!([format!("i-{i:08x}")])
+        );
+        assert_eq!(
+            event["p_any_ip_addresses"],
+            serde_json::json!([format!("198.51.100.{}", i % 250 + 1)])
+        );
+    }
+    assert_eq!(row_ids.len(), 1000, "every event has its own row id");
+    assert_eq!(seen.len(), 1000, "every record became exactly one event");
+}
