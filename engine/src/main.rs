@@ -16,9 +16,11 @@ use corvid_engine::alerts::tail::{tail, TailOptions};
 use corvid_engine::config::EngineConfig;
 use corvid_engine::dataflow::{run, RunOptions};
 use corvid_engine::parse::stdin::{print_parsed, LineSource};
-use corvid_engine::parse::{Classifier, LogTypeRegistry};
+use corvid_engine::parse::{Classifier, LogTypeRegistry, ParseOutcome};
+use corvid_engine::source::RawRecord;
 use corvid_loadtest::generator::{generate, GeneratorSpec};
 use corvid_loadtest::harness::{self, HarnessConfig};
+use corvid_loadtest::parse_bench;
 
 /// Corvid: a self-hosted streaming SIEM detection engine.
 #[derive(Parser)]
@@ -180,6 +182,13 @@ struct LoadtestArgs {
     /// Seed for the ordinary traffic.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Benchmark the parsers instead (no Kafka): CloudTrail, VPC flow and syslog, each
+    /// beside a plain JSON decode or line split on the same lines; `--events` per log type.
+    #[arg(long)]
+    parse: bool,
+    /// Rounds per side of the parse benchmark; the best round counts.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 fn main() -> ExitCode {
@@ -319,7 +328,52 @@ fn tail_alerts(args: TailArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_benchmark(args: &LoadtestArgs) -> Result<ExitCode> {
+    let registry = Arc::new(LogTypeRegistry::builtin()?);
+    let corpora = parse_bench::corpora(usize::try_from(args.events)?);
+    if let Some(missing) = corpora.iter().find(|c| registry.get(c.log_type).is_none()) {
+        bail!("log type {} is not built in", missing.log_type);
+    }
+    let parse_time = chrono::Utc::now();
+    let results = parse_bench::run(&corpora, args.rounds, &mut |corpus| {
+        let mut classifier = Classifier::new(Arc::clone(&registry));
+        let mut record = RawRecord {
+            topic: "bench".into(),
+            partition: 0,
+            offset: 0,
+            stream: "bench".into(),
+            meta: SourceMeta {
+                source_id: "bench".into(),
+                source_label: "bench".into(),
+                log_types: vec![corpus.log_type.to_owned()],
+            },
+            payload: Vec::new(),
+        };
+        let mut events = 0;
+        for (offset, line) in corpus.lines.iter().enumerate() {
+            record.offset = offset as i64;
+            record.payload.clone_from(line);
+            events += classifier
+                .classify(&record, parse_time)
+                .iter()
+                .filter(|outcome| matches!(outcome, ParseOutcome::Event(_)))
+                .count() as u64;
+        }
+        events
+    });
+    print!("{}", parse_bench::render(&results));
+    let complete = results.iter().all(|r| r.events + 1 >= r.lines as u64);
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
+    if args.parse {
+        return parse_benchmark(&args);
+    }
     let config = args.config.load()?;
     if args.planted == 0 || args.events == 0 || args.streams == 0 {
         bail!("--events, --planted and --streams must all be at least 1");

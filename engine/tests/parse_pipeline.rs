@@ -290,3 +290,81 @@ fn a_cloudtrail_envelope_of_a_thousand_records_yields_a_thousand_events() {
     assert_eq!(row_ids.len(), 1000, "every event has its own row id");
     assert_eq!(seen.len(), 1000, "every record became exactly one event");
 }
+
+#[test]
+fn vpc_flow_streams_with_different_headers_interleaved_in_one_partition_keep_their_columns() {
+    let run = unique("it-vpcflow");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &run, None, "");
+    let raw = format!("{run}.raw");
+    // One partition, so the two streams' records really interleave in one log.
+    corvid_connectors::topics::ensure_topics(
+        &corvid_connectors::producer::producer_config(&brokers()),
+        &[(&raw, 1)],
+    )
+    .expect("raw topic");
+    let meta = SourceMeta {
+        source_id: "vpc".into(),
+        source_label: "VPC flow logs".into(),
+        log_types: vec!["AWS.VPCFlow".into()],
+    };
+    let a = "s3://logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/a.log";
+    let b = "s3://logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/b.log";
+    let lines: [(&str, &str); 6] = [
+        (a, "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"),
+        (b, "srcaddr dstaddr start end action log-status vpc-id instance-id"),
+        (a, "2 123456789012 eni-0aaa 10.0.0.1 203.0.113.10 40001 443 6 10 1200 1795809600 1795809660 ACCEPT OK"),
+        (b, "10.1.0.9 198.51.100.20 1795809700 1795809760 REJECT OK vpc-0bbb i-0bbb1234"),
+        (a, "2 123456789012 eni-0aaa 10.0.0.2 203.0.113.11 40002 22 6 3 180 1795809601 1795809661 REJECT OK"),
+        (b, "10.1.0.8 198.51.100.21 1795809701 1795809761 ACCEPT OK vpc-0bbb i-0bbb5678"),
+    ];
+    let mut producer = RawProducer::new(&brokers(), &raw, &meta).expect("producer");
+    for (stream, line) in lines {
+        producer.send(stream, line.as_bytes()).expect("send");
+    }
+    producer
+        .finish(Duration::from_secs(30))
+        .expect("acknowledged");
+
+    let counts = summary(&run_to_end(&config));
+    assert_eq!(
+        (counts.read, counts.parsed, counts.events, counts.dead),
+        (6, 6, 4, 0),
+        "{counts:?}"
+    );
+    let mut events = TopicReader::new(&format!("{run}.events"));
+    while events.records.len() < 4 {
+        events.poll_for(Duration::from_millis(500));
+    }
+    let mut by_src: Vec<Value> = events
+        .records
+        .iter()
+        .map(|(_, payload, _)| serde_json::from_slice(payload).expect("event"))
+        .collect();
+    by_src.sort_by_key(|e| e["srcAddr"].as_str().unwrap_or_default().to_owned());
+    let a_events: Vec<&Value> = by_src
+        .iter()
+        .filter(|e| e["interfaceId"] == "eni-0aaa")
+        .collect();
+    let b_events: Vec<&Value> = by_src.iter().filter(|e| e["vpcId"] == "vpc-0bbb").collect();
+    assert_eq!(
+        a_events.len(),
+        2,
+        "stream a keeps its 14 default columns: {by_src:#?}"
+    );
+    assert_eq!(
+        b_events.len(),
+        2,
+        "stream b keeps its own 8 columns: {by_src:#?}"
+    );
+    assert_eq!(a_events[0]["dstPort"], 443);
+    assert_eq!(a_events[0]["p_event_time"], "2026-11-27 20:00:00.000000000");
+    assert!(a_events.iter().all(|e| e.get("instanceId").is_none()));
+    assert_eq!(b_events[1]["instanceId"], "i-0bbb1234");
+    assert_eq!(b_events[1]["action"], "REJECT");
+    assert_eq!(
+        b_events[1]["p_any_aws_instance_ids"],
+        serde_json::json!(["i-0bbb1234"])
+    );
+    assert!(b_events.iter().all(|e| e.get("dstPort").is_none()));
+}

@@ -10,3 +10,4 @@
 
 pub mod generator;
 pub mod harness;
+pub mod parse_bench;
