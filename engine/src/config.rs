@@ -30,6 +30,8 @@ pub struct EngineConfig {
     pub rules_dir: PathBuf,
     /// Directory of custom log type schemas, added to the built-in ones.
     pub schemas_dir: Option<PathBuf>,
+    /// Schema registry for Confluent-framed Avro raw records (e.g. `http://127.0.0.1:8081`).
+    pub schema_registry_url: Option<String>,
     /// Directory for local state (checkpoints, the embedded lake).
     pub state_dir: PathBuf,
     /// Timely worker threads in this process.
@@ -75,6 +77,7 @@ impl Default for EngineConfig {
             topics: TopicsConfig::default(),
             rules_dir: PathBuf::from("rules"),
             schemas_dir: None,
+            schema_registry_url: None,
             state_dir: PathBuf::from("data"),
             workers: 2,
             epoch_ms: 1000,

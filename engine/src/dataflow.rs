@@ -26,6 +26,7 @@ use crate::config::EngineConfig;
 use crate::event::Event;
 use crate::kafka::client_config;
 use crate::metrics::metrics;
+use crate::parse::avro::AvroDecoding;
 use crate::parse::registry::RegistryError;
 use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
 use crate::rules::{OutcomeKind, RuleLoadError, RuleOutcome, RuleSet};
@@ -131,9 +132,13 @@ fn run_worker(
     let settings = settings.clone();
     let rules = Arc::clone(rules);
     let registry = Arc::clone(registry);
+    let avro = config
+        .schema_registry_url
+        .as_deref()
+        .map(|url| Arc::new(AvroDecoding::new(url)));
     worker.dataflow::<Epoch, _, _>(|scope| {
         let raw = kafka_source(scope, settings, partitions);
-        let (events, dead_letters) = parse(raw, registry);
+        let (events, dead_letters) = parse(raw, registry, avro);
         if let Some(events_out) = events_out {
             kafka_sink(events.clone(), events_out, event_record, &probe);
         }
@@ -160,12 +165,16 @@ type Parsed<'scope> = (
 fn parse<'scope>(
     raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>,
     registry: Arc<LogTypeRegistry>,
+    avro: Option<Arc<AvroDecoding>>,
 ) -> Parsed<'scope> {
     raw.unary::<timely::container::CapacityContainerBuilder<Vec<ParseOutcome>>, _, _, _>(
         Pipeline,
         "Parse",
         move |_capability, _info| {
             let mut classifier = Classifier::new(registry);
+            if let Some(avro) = avro {
+                classifier = classifier.with_avro(avro);
+            }
             move |input, output| {
                 input.for_each(|cap, data| {
                     let parse_time = chrono::Utc::now();

@@ -15,6 +15,7 @@ use corvid_connectors::raw_record::SourceMeta;
 use corvid_engine::alerts::tail::{tail, TailOptions};
 use corvid_engine::config::EngineConfig;
 use corvid_engine::dataflow::{run, RunOptions};
+use corvid_engine::parse::avro::AvroDecoding;
 use corvid_engine::parse::stdin::{print_parsed, LineSource};
 use corvid_engine::parse::{Classifier, LogTypeRegistry, ParseOutcome};
 use corvid_engine::source::RawRecord;
@@ -134,6 +135,9 @@ struct ParseArgs {
     /// Stream name the lines belong to (parser state is per stream).
     #[arg(long, default_value = "stdin")]
     stream: String,
+    /// Schema registry URL, to decode Confluent-framed Avro lines.
+    #[arg(long)]
+    schema_registry: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -298,6 +302,9 @@ fn parse_stdin(args: ParseArgs) -> Result<ExitCode> {
         },
     };
     let mut classifier = Classifier::new(Arc::new(registry));
+    if let Some(url) = &args.schema_registry {
+        classifier = classifier.with_avro(Arc::new(AvroDecoding::new(url)));
+    }
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let (events, dead) = print_parsed(
         &mut classifier,

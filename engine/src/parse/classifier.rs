@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::avro::{confluent_schema_id, AvroDecoding};
 use super::registry::{LogTypeParser, LogTypeRegistry};
 use super::row_id::row_id;
 use super::{DeadLetter, DeadLetterKind, ParseOutcome, ParsedRecord};
@@ -25,6 +26,8 @@ pub struct Classifier {
     order: HashMap<(String, Vec<String>), Vec<Arc<LogTypeParser>>>,
     /// Per (stream, log type): that parser's state for that stream.
     states: HashMap<(String, String), Value>,
+    /// Decodes Confluent-framed Avro records, when a schema registry is configured.
+    avro: Option<Arc<AvroDecoding>>,
 }
 
 impl Classifier {
@@ -33,7 +36,14 @@ impl Classifier {
             registry,
             order: HashMap::new(),
             states: HashMap::new(),
+            avro: None,
         }
+    }
+
+    /// Decodes Confluent-framed Avro records with `avro` before parsing them.
+    pub fn with_avro(mut self, avro: Arc<AvroDecoding>) -> Self {
+        self.avro = Some(avro);
+        self
     }
 
     /// Parses one raw record into events, or a dead letter with every parser's reason.
@@ -60,12 +70,30 @@ impl Classifier {
                 format!("source declares no log type Corvid parses (declared: {declared})"),
             )];
         }
+        let decoded;
+        let payload: &[u8] = match (confluent_schema_id(&record.payload), &self.avro) {
+            (None, _) => &record.payload,
+            (Some(_), Some(avro)) => match avro.to_json(&record.payload) {
+                Ok(json) => {
+                    decoded = json;
+                    &decoded
+                }
+                Err(refusal) => return vec![dead_letter(record, DeadLetterKind::NoParserAccepted, refusal.0)],
+            },
+            (Some(id), None) => {
+                return vec![dead_letter(
+                    record,
+                    DeadLetterKind::NoParserAccepted,
+                    format!("Confluent-framed Avro record (schema id {id}) but no schema_registry is configured"),
+                )]
+            }
+        };
         let mut reasons = Vec::with_capacity(order.len());
         for position in 0..order.len() {
             let parser = Arc::clone(&order[position]);
             let state_key = (record.stream.clone(), parser.name().to_owned());
             let mut state = self.states.remove(&state_key);
-            let result = parser.parse(&record.payload, &mut state);
+            let result = parser.parse(payload, &mut state);
             if let Some(state) = state {
                 self.states.insert(state_key, state);
             }
@@ -213,6 +241,20 @@ mod tests {
             };
             assert_eq!(dead.kind, DeadLetterKind::UnknownLogType);
         }
+    }
+
+    #[test]
+    fn framed_avro_without_a_registry_is_a_dead_letter_that_says_so() {
+        let raw = record("\u{0}\u{0}\u{0}\u{0}\u{5}body", &["Osquery.Differential"]);
+        let outcomes = Classifier::new(registry()).classify(&raw, Utc::now());
+        let [ParseOutcome::DeadLetter(dead)] = outcomes.as_slice() else {
+            panic!("expected a dead letter: {outcomes:?}");
+        };
+        assert!(
+            dead.reason.contains("schema id 5") && dead.reason.contains("no schema_registry"),
+            "{}",
+            dead.reason
+        );
     }
 
     #[test]

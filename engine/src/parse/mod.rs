@@ -13,6 +13,7 @@
 //! `p_row_id`, `p_source_id`, `p_source_label`) and the sorted, de-duplicated `p_any_*`
 //! indicator arrays ([`indicators`]).
 
+pub mod avro;
 pub mod classifier;
 pub mod indicators;
 pub mod native;
