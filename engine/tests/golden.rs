@@ -156,3 +156,92 @@ fn golden_directories_name_only_known_log_types() {
         );
     }
 }
+
+/// Every log type Panther v1.16 shipped, by name (issue 3's list).
+const PANTHER_V1_LOG_TYPES: &[&str] = &[
+    "AWS.ALB",
+    "AWS.AuroraMySQLAudit",
+    "AWS.CloudTrail",
+    "AWS.CloudTrailDigest",
+    "AWS.CloudTrailInsight",
+    "AWS.CloudWatchEvents",
+    "AWS.GuardDuty",
+    "AWS.S3ServerAccess",
+    "AWS.VPCDns",
+    "AWS.VPCFlow",
+    "AWS.WAFWebACL",
+    "Osquery.Batch",
+    "Osquery.Differential",
+    "Osquery.Snapshot",
+    "Osquery.Status",
+    "Suricata.DNS",
+    "Suricata.Anomaly",
+    "OSSEC.EventInfo",
+    "Syslog.RFC3164",
+    "Syslog.RFC5424",
+    "Zeek.DNS",
+    "Apache.AccessCombined",
+    "Apache.AccessCommon",
+    "Nginx.Access",
+    "Fastly.Access",
+    "Fluentd.Syslog3164",
+    "Fluentd.Syslog5424",
+    "GCP.AuditLog",
+    "Okta.SystemLog",
+    "GSuite.Reports",
+    "Box.Event",
+    "OneLogin.Events",
+    "Duo.Authentication",
+    "Duo.Administrator",
+    "Duo.Telephony",
+    "Duo.OfflineEnrollment",
+    "Slack.AuditLogs",
+    "Slack.AccessLogs",
+    "Slack.IntegrationLogs",
+    "GitLab.API",
+    "GitLab.Audit",
+    "GitLab.Exceptions",
+    "GitLab.Git",
+    "GitLab.Integrations",
+    "GitLab.Production",
+    "Gravitational.TeleportAudit",
+    "Cloudflare.HttpRequest",
+    "Cloudflare.Firewall",
+    "Cloudflare.Spectrum",
+    "Crowdstrike.DNSRequest",
+    "Crowdstrike.NetworkConnect",
+    "Crowdstrike.NetworkListen",
+    "Crowdstrike.ProcessRollup2",
+    "Crowdstrike.SyntheticProcessRollup2",
+    "Crowdstrike.UserIdentity",
+    "Crowdstrike.GroupIdentity",
+    "Crowdstrike.Unknown",
+    "Crowdstrike.AIDMaster",
+    "Crowdstrike.ManagedAssets",
+    "Crowdstrike.NotManagedAssets",
+    "Crowdstrike.AppInfo",
+    "Crowdstrike.UserInfo",
+    "Juniper.Access",
+    "Juniper.Audit",
+    "Juniper.Firewall",
+    "Juniper.MWS",
+    "Juniper.Postgres",
+    "Juniper.Security",
+    "Lacework.Events",
+    "Sophos.Central",
+    "CiscoUmbrella.DNS",
+    "CiscoUmbrella.CloudFirewall",
+    "CiscoUmbrella.IP",
+    "CiscoUmbrella.Proxy",
+];
+
+#[test]
+fn every_panther_v1_log_type_is_built_in() {
+    assert_eq!(PANTHER_V1_LOG_TYPES.len(), 74);
+    let registry = LogTypeRegistry::builtin().expect("built-in schemas");
+    let missing: Vec<&&str> = PANTHER_V1_LOG_TYPES
+        .iter()
+        .filter(|name| registry.get(name).is_none())
+        .collect();
+    assert!(missing.is_empty(), "missing log types: {missing:?}");
+}
