@@ -77,7 +77,7 @@ fn cloudtrail_line(i: usize) -> Vec<u8> {
                 "attributes": {"creationDate": "2026-11-27T19:00:00Z", "mfaAuthenticated": "false"}}},
         "eventTime": format!("2026-11-27T20:{:02}:{:02}Z", i / 60 % 60, i % 60),
         "eventSource": "ec2.amazonaws.com",
-        "eventName": if i % 3 == 0 { "RunInstances" } else { "DescribeInstances" },
+        "eventName": if i.is_multiple_of(3) { "RunInstances" } else { "DescribeInstances" },
         "awsRegion": "us-east-1",
         "sourceIPAddress": format!("198.51.100.{}", i % 250 + 1),
         "userAgent": "aws-cli/2.15.0 Python/3.11",
@@ -108,7 +108,7 @@ fn vpc_flow_line(i: usize) -> Vec<u8> {
         (i % 40 + 1) * 120,
         start,
         start + 60,
-        if i % 11 == 0 { "REJECT" } else { "ACCEPT" }
+        if i.is_multiple_of(11) { "REJECT" } else { "ACCEPT" }
     )
     .into_bytes()
 }

@@ -7,12 +7,13 @@
 //! | scanner | feeds | accepts |
 //! |---|---|---|
 //! | `ip` | ip_addresses | an IPv4/IPv6 literal (canonical form) |
-//! | `domain` | domain_names | any non-empty value |
+//! | `domain` | domain_names | any non-empty value, one trailing `.` (DNS root) removed |
 //! | `hostname` | ip_addresses or domain_names | an IP literal, else a domain |
 //! | `url` | ip_addresses or domain_names | the host part of a URL |
 //! | `net_addr` | ip_addresses or domain_names | `host[:port]`, `[v6]:port` |
 //! | `sha1`, `sha256`, `md5` | the hash arrays | 40/64/32 hex digits, lower-cased |
 //! | `trace_id`, `username`, `aws_tag` | their arrays | any non-empty value |
+//! | `ip_in_text` | ip_addresses | every IPv4 literal inside free text (syslog messages) |
 //! | `email` | emails | a value containing `@` |
 //! | `aws_account_id` | aws_account_ids | exactly 12 digits |
 //! | `aws_instance_id` | aws_instance_ids | prefix `i-` |
@@ -33,8 +34,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+/// Dotted quads between word boundaries; `add_ip` then rejects octets over 255.
+static IPV4_IN_TEXT: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b").expect("static regex"));
 
 /// A scanner a schema field can name in `indicators`.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
@@ -55,6 +61,8 @@ pub enum Scanner {
     AwsTag,
     Email,
     Username,
+    /// A Corvid extension: Panther's legacy parsers pulled IPv4 literals out of free text.
+    IpInText,
 }
 
 /// The `p_any_*` fields, in output order.
@@ -115,7 +123,7 @@ impl Indicators {
         }
         match scanner {
             Scanner::Ip => self.add_ip(value),
-            Scanner::Domain => self.put(IndicatorField::DomainNames, value),
+            Scanner::Domain => self.add_domain(value),
             Scanner::Hostname => self.add_hostname(value),
             Scanner::Url => {
                 if let Some(host) = url::Url::parse(value)
@@ -148,6 +156,11 @@ impl Indicators {
                 }
             }
             Scanner::Username => self.put(IndicatorField::Usernames, value),
+            Scanner::IpInText => {
+                for found in IPV4_IN_TEXT.find_iter(value) {
+                    self.add_ip(found.as_str());
+                }
+            }
         }
     }
 
@@ -163,8 +176,17 @@ impl Indicators {
         let value = value.trim();
         match value.parse::<IpAddr>() {
             Ok(ip) => self.put(IndicatorField::IpAddresses, &ip.to_string()),
-            Err(_) if !value.is_empty() => self.put(IndicatorField::DomainNames, value),
-            Err(_) => {}
+            Err(_) => self.add_domain(value),
+        }
+    }
+
+    /// A domain name; DNS logs write names fully qualified (`example.com.`), and the
+    /// indicator is the name without the root dot.
+    fn add_domain(&mut self, value: &str) {
+        let value = value.trim();
+        let value = value.strip_suffix('.').unwrap_or(value);
+        if !value.is_empty() {
+            self.put(IndicatorField::DomainNames, value);
         }
     }
 
@@ -365,6 +387,8 @@ mod tests {
             (Scanner::Username, "root"),
             (Scanner::TraceId, "abc-123"),
             (Scanner::AwsTag, "env:prod"),
+            (Scanner::IpInText, "Failed password for root from 192.0.2.44 port 22; via 10.9.8.7,999.1.1.1"),
+            (Scanner::Domain, "www.example.org."),
         ];
         for (scanner, value) in cases {
             found.scan(scanner, value);
@@ -372,11 +396,11 @@ mod tests {
         let f = written(found);
         assert_eq!(
             f["p_any_domain_names"],
-            serde_json::json!(["login.example.com", "proxy.example.net"])
+            serde_json::json!(["login.example.com", "proxy.example.net", "www.example.org"])
         );
         assert_eq!(
             f["p_any_ip_addresses"],
-            serde_json::json!(["10.1.1.1", "2001:db8::2", "2001:db8::3"])
+            serde_json::json!(["10.1.1.1", "10.9.8.7", "192.0.2.44", "2001:db8::2", "2001:db8::3"])
         );
         assert_eq!(
             f["p_any_sha256_hashes"],

@@ -192,7 +192,12 @@ enum Kind {
     RequiredInt,
 }
 
-fn put(record: &mut Map<String, Value>, name: &str, raw: &str, kind: Kind) -> Result<(), ParseRefusal> {
+fn put(
+    record: &mut Map<String, Value>,
+    name: &str,
+    raw: &str,
+    kind: Kind,
+) -> Result<(), ParseRefusal> {
     let raw = raw.trim();
     if raw.is_empty() || raw == "-" {
         return Ok(());
@@ -440,7 +445,10 @@ impl NativeParser for Alb {
         put(&mut record, "domainName", &columns[18], Kind::Str)?;
         put(&mut record, "chosenCertArn", &columns[19], Kind::Str)?;
         put(&mut record, "matchedRulePriority", &columns[20], Kind::Int)?;
-        record.insert("requestCreationTime".into(), Value::from(columns[21].as_str()));
+        record.insert(
+            "requestCreationTime".into(),
+            Value::from(columns[21].as_str()),
+        );
         let actions = columns[22].trim();
         if !actions.is_empty() && actions != "-" {
             let actions: Vec<Value> = actions.split(',').map(Value::from).collect();
@@ -503,10 +511,8 @@ impl NativeParser for S3ServerAccess {
                 "column 1 (bucketowner): expected a 64-character canonical user id, got {owner:?}"
             ));
         }
-        let (Some(day), Some(zone)) = (
-            columns[2].strip_prefix('['),
-            columns[3].strip_suffix(']'),
-        ) else {
+        let (Some(day), Some(zone)) = (columns[2].strip_prefix('['), columns[3].strip_suffix(']'))
+        else {
             return refuse(format!(
                 "columns 3-4 (time): expected \"[dd/Mon/yyyy:HH:MM:SS +zzzz]\", got {:?}",
                 format!("{} {}", columns[2], columns[3])
@@ -560,7 +566,12 @@ impl NativeParser for AuroraMySqlAudit {
         put(&mut record, "queryId", &columns[5], Kind::Int)?;
         put(&mut record, "operation", &columns[6], Kind::Str)?;
         put(&mut record, "database", &columns[7], Kind::Str)?;
-        put(&mut record, "object", &columns[8..last].join(","), Kind::Str)?;
+        put(
+            &mut record,
+            "object",
+            &columns[8..last].join(","),
+            Kind::Str,
+        )?;
         put(&mut record, "retCode", &columns[last], Kind::Int)?;
         if !record.contains_key("timestamp") {
             return refuse("missing required field timestamp");
@@ -575,11 +586,14 @@ mod tests {
     use serde_json::json;
 
     fn split(name: &str, line: &str, state: &mut Option<Value>) -> Records {
-        lookup(name).expect("registered").split(line.as_bytes(), state)
+        lookup(name)
+            .expect("registered")
+            .split(line.as_bytes(), state)
     }
 
     const V2_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
-    const V3_HEADER: &str = "vpc-id instance-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr start end log-status";
+    const V3_HEADER: &str =
+        "vpc-id instance-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr start end log-status";
 
     #[test]
     fn vpc_flow_streams_keep_their_own_header() {
@@ -636,8 +650,8 @@ mod tests {
                    "start": 1600000000, "end": 1600000060, "status": "NODATA"})
         );
         assert!(state.is_none());
-        let refusal = split("AWS.VPCFlow", "vpc-1 10.0.0.1 1600000000", &mut state)
-            .expect_err("not v2");
+        let refusal =
+            split("AWS.VPCFlow", "vpc-1 10.0.0.1 1600000000", &mut state).expect_err("not v2");
         assert!(refusal.0.contains("no header"), "{refusal}");
         assert!(state.is_none());
         for bad in [
@@ -654,13 +668,28 @@ mod tests {
     fn cloudtrail_envelopes_split_into_records() {
         let record = r#"{"eventVersion":"1.08","eventID":"x","recipientAccountId":"111122223333"}"#;
         let envelope = format!(r#"{{"Records":[{record},{record}]}}"#);
-        assert_eq!(split("AWS.CloudTrail", &envelope, &mut None).expect("envelope").len(), 2);
-        assert_eq!(split("AWS.CloudTrail", record, &mut None).expect("single").len(), 1);
+        assert_eq!(
+            split("AWS.CloudTrail", &envelope, &mut None)
+                .expect("envelope")
+                .len(),
+            2
+        );
+        assert_eq!(
+            split("AWS.CloudTrail", record, &mut None)
+                .expect("single")
+                .len(),
+            1
+        );
         assert!(split("AWS.CloudTrail", r#"{"Records":[]}"#, &mut None)
             .expect("empty")
             .is_empty());
         assert!(split("AWS.CloudTrail", r#"{"Records":{}}"#, &mut None).is_err());
-        assert!(split("AWS.CloudTrail", r#"{"recipientAccountId":"12"}"#, &mut None).is_err());
+        assert!(split(
+            "AWS.CloudTrail",
+            r#"{"recipientAccountId":"12"}"#,
+            &mut None
+        )
+        .is_err());
         assert!(split("AWS.CloudTrailInsight", record, &mut None).is_err());
     }
 
@@ -672,12 +701,18 @@ mod tests {
         );
         let rows = split("AWS.S3ServerAccess", &line, &mut None).expect("parses");
         assert_eq!(rows[0]["time"], "06/Feb/2019:00:00:38 +0000");
-        assert_eq!(rows[0]["requesturi"], "GET /awsexamplebucket1?versioning HTTP/1.1");
+        assert_eq!(
+            rows[0]["requesturi"],
+            "GET /awsexamplebucket1?versioning HTTP/1.1"
+        );
         assert_eq!(rows[0]["httpstatus"], json!(200));
         assert!(!rows[0].contains_key("requester"));
         assert_eq!(
             rows[0]["additionalFields"],
-            json!(["arn:aws:s3:us-west-1:123456789012:accesspoint/example", "Yes"])
+            json!([
+                "arn:aws:s3:us-west-1:123456789012:accesspoint/example",
+                "Yes"
+            ])
         );
     }
 
@@ -692,7 +727,12 @@ mod tests {
         assert_eq!(rows[0]["object"], "'SELECT a, b FROM t WHERE c IN (1,2)'");
         assert_eq!(rows[0]["retCode"], json!(0));
         assert_eq!(rows[0]["queryId"], json!(42));
-        assert!(split("AWS.AuroraMySQLAudit", "x,db-1,app,h,7,42,QUERY,shop,,0", &mut None).is_err());
+        assert!(split(
+            "AWS.AuroraMySQLAudit",
+            "x,db-1,app,h,7,42,QUERY,shop,,0",
+            &mut None
+        )
+        .is_err());
     }
 
     #[test]
