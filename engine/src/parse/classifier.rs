@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::avro::{confluent_schema_id, AvroDecoding};
+use super::native::ParseContext;
 use super::registry::{LogTypeParser, LogTypeRegistry};
 use super::row_id::row_id;
 use super::{DeadLetter, DeadLetterKind, ParseOutcome, ParsedRecord};
@@ -93,7 +94,7 @@ impl Classifier {
             let parser = Arc::clone(&order[position]);
             let state_key = (record.stream.clone(), parser.name().to_owned());
             let mut state = self.states.remove(&state_key);
-            let result = parser.parse(payload, &mut state);
+            let result = parser.parse(payload, &mut state, &ParseContext { parse_time });
             if let Some(state) = state {
                 self.states.insert(state_key, state);
             }

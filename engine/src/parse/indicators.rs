@@ -39,8 +39,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Dotted quads between word boundaries; `add_ip` then rejects octets over 255.
-static IPV4_IN_TEXT: std::sync::LazyLock<Regex> =
-    std::sync::LazyLock::new(|| Regex::new(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b").expect("static regex"));
+static IPV4_IN_TEXT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    Regex::new(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b").expect("static regex")
+});
 
 /// A scanner a schema field can name in `indicators`.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
@@ -387,7 +388,10 @@ mod tests {
             (Scanner::Username, "root"),
             (Scanner::TraceId, "abc-123"),
             (Scanner::AwsTag, "env:prod"),
-            (Scanner::IpInText, "Failed password for root from 192.0.2.44 port 22; via 10.9.8.7,999.1.1.1"),
+            (
+                Scanner::IpInText,
+                "Failed password for root from 192.0.2.44 port 22; via 10.9.8.7,999.1.1.1",
+            ),
             (Scanner::Domain, "www.example.org."),
         ];
         for (scanner, value) in cases {
@@ -400,7 +404,13 @@ mod tests {
         );
         assert_eq!(
             f["p_any_ip_addresses"],
-            serde_json::json!(["10.1.1.1", "10.9.8.7", "192.0.2.44", "2001:db8::2", "2001:db8::3"])
+            serde_json::json!([
+                "10.1.1.1",
+                "10.9.8.7",
+                "192.0.2.44",
+                "2001:db8::2",
+                "2001:db8::3"
+            ])
         );
         assert_eq!(
             f["p_any_sha256_hashes"],

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::native::{self, NativeParser};
+use super::native::{self, NativeParser, ParseContext};
 use super::schema::loader::SchemaSource;
 use super::schema::normalize::{normalize, NormalizeOptions};
 use super::schema::{builtin_schemas, load_schema_dir, LogSchema, SchemaError};
@@ -98,16 +98,23 @@ impl LogTypeParser {
         &self,
         line: &[u8],
         state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<ParsedRecord>, ParseRefusal> {
         let framed: Vec<Map<String, Value>> = match &self.framing {
             Framing::Json => vec![native::json_object(line)?],
             Framing::Csv(csv) => csv.split(line, state)?.into_iter().collect(),
             Framing::Regex(regex) => vec![regex.split(line)?],
-            Framing::Native(parser) => parser.split(line, state)?,
+            Framing::Native(parser) => parser.split(line, state, context)?,
         };
         framed
             .iter()
-            .map(|record| normalize(&self.schema.fields, record, self.options))
+            .map(|record| {
+                let mut parsed = normalize(&self.schema.fields, record, self.options)?;
+                if let Framing::Native(parser) = &self.framing {
+                    parser.extra_indicators(record, &mut parsed.indicators);
+                }
+                Ok(parsed)
+            })
             .collect()
     }
 }
@@ -201,12 +208,15 @@ mod tests {
         .expect("write");
         let registry = LogTypeRegistry::with_schema_dir(Some(dir.path())).expect("loads");
         let parser = registry.get("Custom.Vpn").expect("registered");
+        let context = ParseContext {
+            parse_time: chrono::Utc::now(),
+        };
         let records = parser
-            .parse(b"2024-01-02 03:04:05,bob,10.9.8.7", &mut None)
+            .parse(b"2024-01-02 03:04:05,bob,10.9.8.7", &mut None, &context)
             .expect("parses");
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].fields["user"], "bob");
         assert!(records[0].event_time.is_some());
-        assert!(parser.parse(b"junk", &mut None).is_err());
+        assert!(parser.parse(b"junk", &mut None, &context).is_err());
     }
 }

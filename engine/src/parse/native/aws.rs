@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use super::{json_object, NativeParser};
+use super::{json_object, NativeParser, ParseContext};
 use crate::parse::text::split_record;
 use crate::parse::ParseRefusal;
 
@@ -81,7 +81,7 @@ fn envelope_records(records: &Value) -> Records {
 struct CloudTrail;
 
 impl NativeParser for CloudTrail {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let object = json_object(line)?;
         let records = match object.get("Records") {
             Some(Value::Null) | None => vec![object],
@@ -99,7 +99,7 @@ impl NativeParser for CloudTrail {
 struct CloudTrailInsight;
 
 impl NativeParser for CloudTrailInsight {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let object = json_object(line)?;
         let records = match object.get("Records") {
             Some(Value::Null) | None => return refuse("missing required field Records"),
@@ -117,7 +117,7 @@ impl NativeParser for CloudTrailInsight {
 struct GuardDuty;
 
 impl NativeParser for GuardDuty {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let object = json_object(line)?;
         check_account_id(&object, "accountId", true)?;
         Ok(vec![object])
@@ -138,7 +138,7 @@ fn without_trailing_dot(name: &str) -> &str {
 }
 
 impl NativeParser for VpcDns {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let mut object = json_object(line)?;
         object.retain(|key, _| !key.to_ascii_lowercase().starts_with("p_"));
         let mut domains = Vec::new();
@@ -357,7 +357,7 @@ impl VpcFlow {
 }
 
 impl NativeParser for VpcFlow {
-    fn split(&self, line: &[u8], state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let text = text_line(line)?;
         let tokens: Vec<&str> = text.split_whitespace().collect();
         if let Some(header) = Self::header(&tokens) {
@@ -400,7 +400,7 @@ fn split_host_port(value: &str) -> (&str, &str) {
 }
 
 impl NativeParser for Alb {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let text = text_line(line)?;
         let columns = split_record(text.as_bytes(), b' ')?;
         if columns.len() < ALB_MIN_COLUMNS {
@@ -496,7 +496,7 @@ const S3_COLUMNS: &[(&str, Kind)] = &[
 struct S3ServerAccess;
 
 impl NativeParser for S3ServerAccess {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let text = text_line(line)?;
         let columns = split_record(text.as_bytes(), b' ')?;
         if columns.len() < S3_MIN_COLUMNS {
@@ -547,7 +547,7 @@ const AURORA_MIN_COLUMNS: usize = 9;
 struct AuroraMySqlAudit;
 
 impl NativeParser for AuroraMySqlAudit {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>) -> Records {
+    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
         let text = text_line(line)?;
         let columns = split_record(text.as_bytes(), b',')?;
         if columns.len() < AURORA_MIN_COLUMNS {
@@ -586,9 +586,11 @@ mod tests {
     use serde_json::json;
 
     fn split(name: &str, line: &str, state: &mut Option<Value>) -> Records {
-        lookup(name)
-            .expect("registered")
-            .split(line.as_bytes(), state)
+        lookup(name).expect("registered").split(
+            line.as_bytes(),
+            state,
+            &crate::parse::native::test_context(),
+        )
     }
 
     const V2_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";

@@ -14,17 +14,44 @@ pub mod syslog;
 pub mod text_formats;
 pub mod vendors;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::indicators::Indicators;
 use super::ParseRefusal;
+
+/// What a native parser may know about a record beyond its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseContext {
+    /// When the record is parsed (`p_parse_time`): the "now" against which year-less
+    /// timestamps are resolved, so a golden run or a replay with the same parse time
+    /// gets the same answer.
+    pub parse_time: DateTime<Utc>,
+}
 
 /// Frames raw records of one native log type.
 pub trait NativeParser: Send + Sync + std::fmt::Debug {
+    /// Turns one raw record into zero or more JSON objects for the schema to normalize.
+    /// Must leave `state` untouched when it refuses the record.
     fn split(
         &self,
         line: &[u8],
         state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal>;
+
+    /// Indicators a schema's per-field scanners cannot express, because they depend on
+    /// more than one field (a DNS answer is an IP or a name according to its record
+    /// type), taken from one framed object before normalization. None by default.
+    fn extra_indicators(&self, _framed: &Map<String, Value>, _found: &mut Indicators) {}
+}
+
+/// A context at the current time, for unit tests of native parsers.
+#[cfg(test)]
+pub fn test_context() -> ParseContext {
+    ParseContext {
+        parse_time: Utc::now(),
+    }
 }
 
 /// The native parser called `name` in a schema's `parser.native.name`.

@@ -13,8 +13,8 @@
 //! case the previous year (a December record read on 1 January belongs to last year).
 //! February 29 goes to the latest leap year that is not in the future. The time is read
 //! as UTC. A replay within the same year gives the same answer; one in a later year does
-//! not. A caller that knows a better "now" (the record's parse time, for replays and
-//! golden files) can run the parser inside [`with_reference_time`].
+//! not. "Now" is the record's parse time from the [`ParseContext`], so golden files and
+//! tests pin it.
 //!
 //! # Differences from Panther v1.16
 //!
@@ -28,14 +28,13 @@
 //! * Juniper hostnames may contain any non-space character (v1.16's Security pattern
 //!   required `\w+`, refusing `web-1`), and the day may be space-padded.
 
-use std::cell::Cell;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use regex::{Captures, Regex};
 use serde_json::{Map, Value};
 
-use super::NativeParser;
+use super::{NativeParser, ParseContext};
 use crate::parse::text::split_record;
 use crate::parse::ParseRefusal;
 
@@ -80,23 +79,6 @@ fn text(line: &[u8]) -> Result<&str, ParseRefusal> {
 // Year-less timestamps
 // ---------------------------------------------------------------------------------------
 
-thread_local! {
-    static REFERENCE_TIME: Cell<Option<DateTime<Utc>>> = const { Cell::new(None) };
-}
-
-/// Runs `f` with year-less timestamps resolved against `now` instead of the clock.
-pub fn with_reference_time<R>(now: DateTime<Utc>, f: impl FnOnce() -> R) -> R {
-    let previous = REFERENCE_TIME.with(|cell| cell.replace(Some(now)));
-    let result = f();
-    REFERENCE_TIME.with(|cell| cell.set(previous));
-    result
-}
-
-/// The "now" year-less timestamps are resolved against.
-fn reference_now() -> DateTime<Utc> {
-    REFERENCE_TIME.with(Cell::get).unwrap_or_else(Utc::now)
-}
-
 /// The instant of a year-less `month day hh:mm:ss` (UTC), seen from `now`: the latest year
 /// (starting at `now`'s) for which the date exists and is at most one day after `now`.
 pub fn resolve_yearless(
@@ -125,7 +107,12 @@ fn month_number(name: &str) -> Option<u32> {
 }
 
 /// Reads `Mmm d hh:mm:ss` parts (already split by a pattern) against the clock.
-fn yearless_rfc3339(month: &str, day: &str, clock: &str) -> Result<String, ParseRefusal> {
+fn yearless_rfc3339(
+    month: &str,
+    day: &str,
+    clock: &str,
+    now: DateTime<Utc>,
+) -> Result<String, ParseRefusal> {
     let bad = || refuse(format!("invalid timestamp {month} {day} {clock}"));
     let month = month_number(month).ok_or_else(bad)?;
     let day: u32 = day.parse().map_err(|_| bad())?;
@@ -135,7 +122,7 @@ fn yearless_rfc3339(month: &str, day: &str, clock: &str) -> Result<String, Parse
     else {
         return Err(bad());
     };
-    let time = resolve_yearless(month, day, (h, m, s), reference_now()).ok_or_else(bad)?;
+    let time = resolve_yearless(month, day, (h, m, s), now).ok_or_else(bad)?;
     Ok(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
@@ -152,6 +139,7 @@ impl NativeParser for Rfc5424 {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        _context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let line = String::from_utf8_lossy(line);
         parse_rfc5424(line.trim_end_matches(['\r', '\n'])).map(|m| vec![m])
@@ -360,9 +348,10 @@ impl NativeParser for Rfc3164 {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let line = String::from_utf8_lossy(line);
-        parse_rfc3164(line.trim_end_matches(['\r', '\n']), reference_now()).map(|m| vec![m])
+        parse_rfc3164(line.trim_end_matches(['\r', '\n']), context.parse_time).map(|m| vec![m])
     }
 }
 
@@ -448,9 +437,9 @@ fn juniper_regex(body: &str) -> Regex {
 }
 
 /// The timestamp and hostname of a matched Juniper line.
-fn juniper_header(caps: &Captures) -> Result<Map<String, Value>, ParseRefusal> {
+fn juniper_header(caps: &Captures, now: DateTime<Utc>) -> Result<Map<String, Value>, ParseRefusal> {
     let mut out = Map::new();
-    let time = yearless_rfc3339(&caps[1], &caps[2], &caps[3])?;
+    let time = yearless_rfc3339(&caps[1], &caps[2], &caps[3], now)?;
     out.insert("timestamp".into(), Value::String(time));
     put(&mut out, "hostname", &caps[4]);
     Ok(out)
@@ -483,6 +472,7 @@ impl NativeParser for JuniperAccess {
         &self,
         line: &[u8],
         state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let matched_before = state
             .as_ref()
@@ -497,7 +487,7 @@ impl NativeParser for JuniperAccess {
             None if matched_before => return Ok(vec![]),
             None => return Err(refuse("not a Juniper mws-access line")),
         };
-        let mut out = juniper_header(&caps)?;
+        let mut out = juniper_header(&caps, context.parse_time)?;
         for (key, i) in [
             ("log_level", 5),
             ("thread", 6),
@@ -534,11 +524,12 @@ impl NativeParser for JuniperAudit {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let caps = JUNIPER_AUDIT
             .captures(text(line)?)
             .ok_or_else(|| refuse("not a Juniper mws-audit line"))?;
-        let mut out = juniper_header(&caps)?;
+        let mut out = juniper_header(&caps, context.parse_time)?;
         put(&mut out, "log_level", unbracket(group(&caps, 5)));
         let actor = unbracket(group(&caps, 6));
         let ip = unbracket(group(&caps, 7));
@@ -567,11 +558,12 @@ impl NativeParser for JuniperFirewall {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let caps = JUNIPER_FIREWALL
             .captures(text(line)?)
             .ok_or_else(|| refuse("not a Juniper iptables line"))?;
-        let mut out = juniper_header(&caps)?;
+        let mut out = juniper_header(&caps, context.parse_time)?;
         put(&mut out, "event", group(&caps, 5));
         for field in group(&caps, 6).split_whitespace() {
             let (key, value) = field.split_once('=').unwrap_or((field, ""));
@@ -604,6 +596,7 @@ impl NativeParser for JuniperMws {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let caps = JUNIPER_MWS
             .captures(text(line)?)
@@ -614,7 +607,7 @@ impl NativeParser for JuniperMws {
                 "{service} lines belong to another Juniper log type"
             )));
         }
-        let mut out = juniper_header(&caps)?;
+        let mut out = juniper_header(&caps, context.parse_time)?;
         put(&mut out, "log_level", unbracket(group(&caps, 5)));
         put(&mut out, "service_name", service);
         put(&mut out, "service_component", unbracket(group(&caps, 7)));
@@ -636,11 +629,12 @@ impl NativeParser for JuniperPostgres {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let caps = JUNIPER_POSTGRES
             .captures(text(line)?)
             .ok_or_else(|| refuse("not a Juniper postgres line"))?;
-        let mut out = juniper_header(&caps)?;
+        let mut out = juniper_header(&caps, context.parse_time)?;
         for (key, i) in [
             ("pid", 5),
             ("group_id_major", 6),
@@ -670,6 +664,7 @@ impl NativeParser for JuniperSecurity {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let caps = JUNIPER_SECURITY
             .captures(text(line)?)
@@ -705,7 +700,7 @@ impl NativeParser for JuniperSecurity {
             ],
             other => return Err(refuse(format!("invalid category {other:?}"))),
         };
-        let mut out = juniper_header(&caps)?;
+        let mut out = juniper_header(&caps, context.parse_time)?;
         put(&mut out, "log_level", unbracket(group(&caps, 5)));
         put(&mut out, "service", unbracket(group(&caps, 6)));
         put(&mut out, "category", category);
@@ -872,6 +867,7 @@ impl NativeParser for Umbrella {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        _context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let row = split_record(line, b',')?;
         let (columns, lengths) = self.0.layout();
@@ -930,8 +926,15 @@ mod tests {
     }
 
     fn one(parser: &dyn NativeParser, line: &str) -> Value {
+        one_at(parser, line, Utc::now())
+    }
+
+    fn one_at(parser: &dyn NativeParser, line: &str, now: DateTime<Utc>) -> Value {
         let mut state = None;
-        let mut out = parser.split(line.as_bytes(), &mut state).expect("accepted");
+        let context = ParseContext { parse_time: now };
+        let mut out = parser
+            .split(line.as_bytes(), &mut state, &context)
+            .expect("accepted");
         assert_eq!(out.len(), 1);
         Value::Object(out.remove(0))
     }
@@ -939,7 +942,11 @@ mod tests {
     fn refused(parser: &dyn NativeParser, line: &str) -> String {
         let mut state = None;
         let reason = parser
-            .split(line.as_bytes(), &mut state)
+            .split(
+                line.as_bytes(),
+                &mut state,
+                &crate::parse::native::test_context(),
+            )
             .expect_err("refused")
             .0;
         assert!(state.is_none(), "a refusal leaves the state alone");
@@ -971,17 +978,18 @@ mod tests {
     }
 
     #[test]
-    fn the_reference_time_can_be_pinned() {
+    fn year_less_times_resolve_against_the_parse_time() {
         let line = b"<13>Dec 31 23:59:59 host app: hi";
         let year = |now: &str| {
-            with_reference_time(at(now), || {
-                Rfc3164.split(line, &mut None).expect("accepted")[0]["timestamp"].clone()
-            })
+            let context = ParseContext {
+                parse_time: at(now),
+            };
+            Rfc3164.split(line, &mut None, &context).expect("accepted")[0]["timestamp"].clone()
         };
         assert_eq!(year("2020-01-01T00:00:00Z"), "2019-12-31T23:59:59Z");
         assert_eq!(year("2031-12-31T00:00:00Z"), "2031-12-31T23:59:59Z");
         let mw = "Mar  9 18:42:38 jwas-1 [mws-ui]: up";
-        let event = with_reference_time(at("2020-01-01T00:00:00Z"), || one(&JuniperMws, mw));
+        let event = one_at(&JuniperMws, mw, at("2020-01-01T00:00:00Z"));
         assert_eq!(event["timestamp"], "2019-03-09T18:42:38Z");
     }
 
@@ -1065,17 +1073,29 @@ mod tests {
         let first = "Mar 19 21:11:47 webappsecure [INFO][mws-access][se-request-6] key:0c0ffee0-1111-4222-8333-444455556666 , PHASE_REQUEST_PRE_PROCESS , 127.0.0.1 , http://app.example.com:80/shop";
         let mut state = None;
         assert!(JuniperAccess
-            .split(b"Host: app.example.com", &mut state)
+            .split(
+                b"Host: app.example.com",
+                &mut state,
+                &crate::parse::native::test_context()
+            )
             .is_err());
         assert!(state.is_none());
         let events = JuniperAccess
-            .split(first.as_bytes(), &mut state)
+            .split(
+                first.as_bytes(),
+                &mut state,
+                &crate::parse::native::test_context(),
+            )
             .expect("first line");
         assert_eq!(events[0]["stage"], "PRE");
         assert_eq!(events[0]["type"], "REQUEST");
         assert!(state.is_some());
         let more = JuniperAccess
-            .split(b"Host: app.example.com", &mut state)
+            .split(
+                b"Host: app.example.com",
+                &mut state,
+                &crate::parse::native::test_context(),
+            )
             .expect("continuation");
         assert!(more.is_empty());
     }

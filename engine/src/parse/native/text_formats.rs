@@ -12,7 +12,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{json_object, NativeParser};
+use super::{json_object, NativeParser, ParseContext};
 use crate::parse::ParseRefusal;
 
 /// The native parser of this group called `name`, if any.
@@ -43,6 +43,7 @@ impl NativeParser for GitLabProduction {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        _context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let object = json_object(line)?;
         let present = |name: &str| member(&object, name).is_some_and(|v| !v.is_null());
@@ -68,6 +69,7 @@ impl NativeParser for CrowdstrikeUnknown {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        _context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let mut object = json_object(line)?;
         let payload = Value::Object(object.clone());
@@ -85,7 +87,11 @@ mod tests {
     fn split(name: &str, line: &str) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let parser = lookup(name).expect("registered");
         let mut state = None;
-        let out = parser.split(line.as_bytes(), &mut state);
+        let out = parser.split(
+            line.as_bytes(),
+            &mut state,
+            &crate::parse::native::test_context(),
+        );
         assert!(state.is_none(), "these parsers are stateless");
         out
     }

@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{json_object, NativeParser};
+use super::{json_object, NativeParser, ParseContext};
 use crate::parse::ParseRefusal;
 
 /// The native parser of this group called `name`, if any.
@@ -32,6 +32,7 @@ impl NativeParser for OsqueryLogType {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        _context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let mut record = json_object(line)?;
         // Go's JSON decoding matched keys case-insensitively, so `LogType` or `LOG_TYPE`
@@ -74,6 +75,7 @@ impl NativeParser for GcpAuditLog {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        _context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let record = json_object(line)?;
         let log_name = record
@@ -105,6 +107,7 @@ impl NativeParser for OneLoginEvent {
         &self,
         line: &[u8],
         _state: &mut Option<Value>,
+        _context: &ParseContext,
     ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let record = json_object(line)?;
         if let Some(uuid) = record.get("uuid").and_then(Value::as_str) {
@@ -139,7 +142,11 @@ mod tests {
     fn split(name: &str, line: &str) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
         let parser = lookup(name).expect("registered");
         let mut state = None;
-        let result = parser.split(line.as_bytes(), &mut state);
+        let result = parser.split(
+            line.as_bytes(),
+            &mut state,
+            &crate::parse::native::test_context(),
+        );
         assert_eq!(state, None, "these parsers keep no state");
         result
     }
