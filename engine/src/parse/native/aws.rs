@@ -8,11 +8,10 @@
 //! of twelve digits, port and status ranges) are made here too; everything else —
 //! typing, event time, indicators — is the schema's.
 
-use std::net::IpAddr;
-
 use serde_json::{Map, Value};
 
 use super::{json_object, NativeParser, ParseContext};
+use crate::parse::indicators::{Indicators, Scanner};
 use crate::parse::text::split_record;
 use crate::parse::ParseRefusal;
 
@@ -124,60 +123,36 @@ impl NativeParser for GuardDuty {
     }
 }
 
-/// `AWS.VPCDns`: one Route 53 resolver query a line. Panther took the queried name
-/// without its trailing dot as a domain, and each answer by its type: `A`/`AAAA` data
-/// as an IP address, `CNAME`/`MX`/`NS`/`PTR` data (trailing dot removed) as a domain.
-/// A schema scanner cannot do either, so the values are handed to the schema as
-/// `p_any_domain_names` / `p_any_ip_addresses` arrays whose elements it scans: the
-/// event's indicator arrays then hold exactly these plus the other fields' indicators.
+/// `AWS.VPCDns`: one Route 53 resolver query a line. Panther took the queried name as a
+/// domain, and each answer by its type: `A`/`AAAA` data as an IP address,
+/// `CNAME`/`MX`/`NS`/`PTR` data as a domain (the domain scanner drops the DNS root dot).
+/// The answer's type decides, which a per-field scanner cannot see, so
+/// [`NativeParser::extra_indicators`] does it.
 #[derive(Debug)]
 struct VpcDns;
 
-fn without_trailing_dot(name: &str) -> &str {
-    name.strip_suffix('.').unwrap_or(name)
-}
-
 impl NativeParser for VpcDns {
     fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
-        let mut object = json_object(line)?;
-        object.retain(|key, _| !key.to_ascii_lowercase().starts_with("p_"));
-        let mut domains = Vec::new();
-        let mut ips = Vec::new();
-        if let Some(Value::String(name)) = object.get("query_name") {
-            let name = without_trailing_dot(name);
-            if !name.is_empty() {
-                domains.push(Value::from(name));
+        Ok(vec![json_object(line)?])
+    }
+
+    fn extra_indicators(&self, framed: &Map<String, Value>, found: &mut Indicators) {
+        if let Some(Value::String(name)) = framed.get("query_name") {
+            found.scan(Scanner::Domain, name);
+        }
+        let Some(Value::Array(answers)) = framed.get("answers") else {
+            return;
+        };
+        for answer in answers {
+            let Some(data) = answer.get("Rdata").and_then(Value::as_str) else {
+                continue;
+            };
+            match answer.get("Type").and_then(Value::as_str) {
+                Some("A" | "AAAA") => found.scan(Scanner::Ip, data),
+                Some("CNAME" | "MX" | "NS" | "PTR") => found.scan(Scanner::Domain, data),
+                _ => {}
             }
         }
-        if let Some(Value::Array(answers)) = object.get("answers") {
-            for answer in answers {
-                let kind = answer.get("Type").and_then(Value::as_str);
-                let Some(data) = answer.get("Rdata").and_then(Value::as_str) else {
-                    continue;
-                };
-                match kind {
-                    Some("A" | "AAAA") => {
-                        if let Ok(ip) = data.trim().parse::<IpAddr>() {
-                            ips.push(Value::from(ip.to_string()));
-                        }
-                    }
-                    Some("CNAME" | "MX" | "NS" | "PTR") => {
-                        let name = without_trailing_dot(data);
-                        if !name.trim().is_empty() {
-                            domains.push(Value::from(name));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        if !domains.is_empty() {
-            object.insert("p_any_domain_names".into(), Value::Array(domains));
-        }
-        if !ips.is_empty() {
-            object.insert("p_any_ip_addresses".into(), Value::Array(ips));
-        }
-        Ok(vec![object])
     }
 }
 
@@ -746,12 +721,16 @@ mod tests {
 
     #[test]
     fn vpc_dns_indicators_depend_on_the_answer_type() {
-        let line = r#"{"query_name":"www.example.com.","answers":[{"Rdata":"203.0.113.5","Type":"A","Class":"IN"},{"Rdata":"cdn.example.net.","Type":"CNAME","Class":"IN"},{"Rdata":"\"v=spf1\"","Type":"TXT","Class":"IN"}],"p_any_domain_names":["injected"]}"#;
+        let line = r#"{"query_name":"www.example.com.","answers":[{"Rdata":"203.0.113.5","Type":"A","Class":"IN"},{"Rdata":"cdn.example.net.","Type":"CNAME","Class":"IN"},{"Rdata":"\"v=spf1\"","Type":"TXT","Class":"IN"}]}"#;
         let rows = split("AWS.VPCDns", line, &mut None).expect("parses");
+        let mut found = Indicators::default();
+        VpcDns.extra_indicators(&rows[0], &mut found);
+        let mut fields = Map::new();
+        found.write_into(&mut fields);
         assert_eq!(
-            rows[0]["p_any_domain_names"],
-            json!(["www.example.com", "cdn.example.net"])
+            fields["p_any_domain_names"],
+            json!(["cdn.example.net", "www.example.com"])
         );
-        assert_eq!(rows[0]["p_any_ip_addresses"], json!(["203.0.113.5"]));
+        assert_eq!(fields["p_any_ip_addresses"], json!(["203.0.113.5"]));
     }
 }

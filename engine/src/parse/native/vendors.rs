@@ -7,10 +7,14 @@
 //! * `GCP.AuditLog`: a Cloud Logging entry is an audit log only when the last path
 //!   segment of `logName` is one of the three Cloud Audit log ids.
 //! * `OneLogin.Events`: `uuid` must be a lower-case hyphenated UUID, as Panther validated.
+//! * `Zeek.DNS`, `Suricata.DNS`: which indicator a DNS value is depends on the record
+//!   type beside it (Panther: Zeek's query is a domain only for A/AAAA queries;
+//!   Suricata's answer data is an IP for A/AAAA answers and a domain for CNAME ones).
 
 use serde_json::{Map, Value};
 
 use super::{json_object, NativeParser, ParseContext};
+use crate::parse::indicators::{Indicators, Scanner};
 use crate::parse::ParseRefusal;
 
 /// The native parser of this group called `name`, if any.
@@ -19,7 +23,63 @@ pub fn lookup(name: &str) -> Option<Box<dyn NativeParser>> {
         "Osquery.Differential" | "Osquery.Status" => Some(Box::new(OsqueryLogType)),
         "GCP.AuditLog" => Some(Box::new(GcpAuditLog)),
         "OneLogin.Events" => Some(Box::new(OneLoginEvent)),
+        "Zeek.DNS" => Some(Box::new(ZeekDns)),
+        "Suricata.DNS" => Some(Box::new(SuricataDns)),
         _ => None,
+    }
+}
+
+/// `Zeek.DNS`: the queried name is a domain indicator only for A (1) and AAAA (28) queries.
+#[derive(Debug)]
+struct ZeekDns;
+
+impl NativeParser for ZeekDns {
+    fn split(
+        &self,
+        line: &[u8],
+        _state: &mut Option<Value>,
+        _context: &ParseContext,
+    ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
+        Ok(vec![json_object(line)?])
+    }
+
+    fn extra_indicators(&self, framed: &Map<String, Value>, found: &mut Indicators) {
+        let address_query = matches!(framed.get("qtype").and_then(Value::as_i64), Some(1 | 28));
+        if let (true, Some(query)) = (address_query, framed.get("query").and_then(Value::as_str)) {
+            found.scan(Scanner::Domain, query);
+        }
+    }
+}
+
+/// `Suricata.DNS`: an answer's data is an IP for A/AAAA answers and a domain for CNAME
+/// answers; other data (TXT strings, MX preferences) is no indicator.
+#[derive(Debug)]
+struct SuricataDns;
+
+impl NativeParser for SuricataDns {
+    fn split(
+        &self,
+        line: &[u8],
+        _state: &mut Option<Value>,
+        _context: &ParseContext,
+    ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
+        Ok(vec![json_object(line)?])
+    }
+
+    fn extra_indicators(&self, framed: &Map<String, Value>, found: &mut Indicators) {
+        let dns = framed.get("dns");
+        let answers = dns.and_then(|d| d.get("answers")).and_then(Value::as_array);
+        // EVE v1 puts one answer's fields on `dns` itself.
+        for answer in answers.into_iter().flatten().chain(dns) {
+            let Some(data) = answer.get("rdata").and_then(Value::as_str) else {
+                continue;
+            };
+            match answer.get("rrtype").and_then(Value::as_str) {
+                Some("A" | "AAAA") => found.scan(Scanner::Ip, data),
+                Some("CNAME") => found.scan(Scanner::Domain, data),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -137,6 +197,45 @@ fn is_lowercase_uuid(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn extra(parser: &dyn NativeParser, line: &str) -> Map<String, Value> {
+        let framed = parser
+            .split(
+                line.as_bytes(),
+                &mut None,
+                &crate::parse::native::test_context(),
+            )
+            .expect("accepted");
+        let mut found = Indicators::default();
+        parser.extra_indicators(&framed[0], &mut found);
+        let mut fields = Map::new();
+        found.write_into(&mut fields);
+        fields
+    }
+
+    #[test]
+    fn zeek_queries_are_domains_only_for_address_lookups() {
+        let a = extra(&ZeekDns, r#"{"query":"www.example.com","qtype":1}"#);
+        assert_eq!(
+            a["p_any_domain_names"],
+            serde_json::json!(["www.example.com"])
+        );
+        assert!(extra(&ZeekDns, r#"{"query":"7.2.0.192.in-addr.arpa","qtype":12}"#).is_empty());
+    }
+
+    #[test]
+    fn suricata_answer_data_follows_the_record_type() {
+        let line = r#"{"dns":{"answers":[{"rrname":"a.example","rrtype":"A","rdata":"192.0.2.9"},{"rrname":"a.example","rrtype":"CNAME","rdata":"b.example"},{"rrname":"a.example","rrtype":"TXT","rdata":"v=spf1 -all"}]}}"#;
+        let found = extra(&SuricataDns, line);
+        assert_eq!(
+            found["p_any_ip_addresses"],
+            serde_json::json!(["192.0.2.9"])
+        );
+        assert_eq!(
+            found["p_any_domain_names"],
+            serde_json::json!(["b.example"])
+        );
+    }
     use serde_json::json;
 
     fn split(name: &str, line: &str) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
