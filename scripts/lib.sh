@@ -1,4 +1,4 @@
-# Shared by the project's scripts: Kafka lifecycle that stops only what this run started.
+# Shared by the project's scripts: service lifecycles that stop only what this run started.
 
 kafka_started_here=0
 
@@ -15,6 +15,24 @@ kafka_ensure_up() {
 kafka_stop_if_started() {
   if [[ $kafka_started_here == 1 ]]; then
     "$root/scripts/kafka.sh" down
+  fi
+}
+
+registry_started_here=0
+
+# Starts the schema registry (Confluent API at $CORVID_TEST_SCHEMA_REGISTRY) unless running.
+registry_ensure_up() {
+  if "$root/scripts/schema-registry.sh" status; then
+    echo "using the schema registry that is already running" >&2
+  else
+    "$root/scripts/schema-registry.sh" up
+    registry_started_here=1
+  fi
+}
+
+registry_stop_if_started() {
+  if [[ $registry_started_here == 1 ]]; then
+    "$root/scripts/schema-registry.sh" down
   fi
 }
 

@@ -6,8 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/lib.sh
 
-trap kafka_stop_if_started EXIT
+trap 'registry_stop_if_started; kafka_stop_if_started' EXIT
 kafka_ensure_up
+registry_ensure_up
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings

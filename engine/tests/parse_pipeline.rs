@@ -368,3 +368,130 @@ fn vpc_flow_streams_with_different_headers_interleaved_in_one_partition_keep_the
     );
     assert!(b_events.iter().all(|e| e.get("dstPort").is_none()));
 }
+
+/// The registry `scripts/schema-registry.sh` starts (Apicurio's Confluent API).
+fn schema_registry_url() -> String {
+    std::env::var("CORVID_TEST_SCHEMA_REGISTRY")
+        .unwrap_or_else(|_| "http://127.0.0.1:8081/apis/ccompat/v6".into())
+}
+
+#[test]
+fn confluent_framed_avro_records_are_decoded_through_the_registry() {
+    use apache_avro::types::Value as Avro;
+    use schema_registry_converter::blocking::avro::AvroEncoder;
+    use schema_registry_converter::blocking::schema_registry::SrSettings;
+    use schema_registry_converter::schema_registry_common::{
+        SchemaType, SubjectNameStrategy, SuppliedSchema,
+    };
+
+    let run = unique("it-avro");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        &run,
+        None,
+        &format!("schema_registry_url: {}\n", schema_registry_url()),
+    );
+    let raw = format!("{run}.raw");
+    corvid_connectors::topics::ensure_topics(
+        &corvid_connectors::producer::producer_config(&brokers()),
+        &[(&raw, 1)],
+    )
+    .expect("raw topic");
+
+    // The producer side: register the writer schema in the real registry, frame records.
+    let schema = r#"{"type":"record","name":"OsqueryResult","namespace":"dev.corvid.test","fields":[
+        {"name":"name","type":"string"},{"name":"hostIdentifier","type":"string"},
+        {"name":"calendarTime","type":"string"},{"name":"unixTime","type":"long"},
+        {"name":"action","type":"string"},{"name":"columns","type":{"type":"map","values":"string"}}]}"#;
+    let encoder = AvroEncoder::new(SrSettings::new(schema_registry_url()));
+    let strategy = SubjectNameStrategy::TopicNameStrategyWithSchema(
+        raw.clone(),
+        false,
+        SuppliedSchema::new(
+            Some("dev.corvid.test.OsqueryResult".into()),
+            SchemaType::Avro,
+            schema.into(),
+        ),
+    );
+    let record = |user: &str, host: &str| {
+        let columns = [("user", user), ("host", host)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Avro::String(v.to_owned())))
+            .collect();
+        encoder
+            .encode(
+                vec![
+                    (
+                        "name",
+                        Avro::String("pack_incident-response_logged_in_users".into()),
+                    ),
+                    ("hostIdentifier", Avro::String("web-9.corp.example".into())),
+                    (
+                        "calendarTime",
+                        Avro::String("Fri Nov 27 20:01:02 2026 UTC".into()),
+                    ),
+                    ("unixTime", Avro::Long(1_795_809_662)),
+                    ("action", Avro::String("added".into())),
+                    ("columns", Avro::Map(columns)),
+                ],
+                &strategy,
+            )
+            .expect("encode through the registry")
+    };
+    let meta = SourceMeta {
+        source_id: "avro-fleet".into(),
+        source_label: "Avro fleet".into(),
+        log_types: vec!["Osquery.Differential".into()],
+    };
+    let mut producer = RawProducer::new(&brokers(), &raw, &meta).expect("producer");
+    let framed = record("mallory", "198.51.100.66");
+    assert_eq!(framed[0], 0, "Confluent magic byte");
+    producer.send("avro-stream", &framed).expect("send");
+    producer
+        .send("avro-stream", &record("carol", "192.0.1.9"))
+        .expect("send");
+    // A framed record whose schema id the registry does not know is a dead letter.
+    let mut unknown = framed.clone();
+    unknown[1..5].copy_from_slice(&999_999u32.to_be_bytes());
+    producer.send("avro-stream", &unknown).expect("send");
+    producer
+        .finish(Duration::from_secs(30))
+        .expect("acknowledged");
+
+    let counts = summary(&run_to_end(&config));
+    assert_eq!(
+        (counts.read, counts.parsed, counts.events, counts.dead),
+        (3, 2, 2, 1),
+        "{counts:?}"
+    );
+
+    let mut alerts = TopicReader::new(&format!("{run}.alerts"));
+    while alerts.records.is_empty() {
+        alerts.poll_for(Duration::from_millis(500));
+    }
+    alerts.poll_for(Duration::from_millis(500));
+    assert_eq!(
+        alerts.records.len(),
+        1,
+        "only mallory logged in from outside"
+    );
+    let alert: Value = serde_json::from_slice(&alerts.records[0].1).expect("alert");
+    assert_eq!(alert["dedupString"], "mallory");
+    assert_eq!(alert["samples"][0]["p_source_id"], "avro-fleet");
+    assert_eq!(
+        alert["samples"][0]["p_event_time"],
+        "2026-11-27 20:01:02.000000000"
+    );
+
+    let mut dead = TopicReader::new(&format!("{run}.dead"));
+    while dead.records.is_empty() {
+        dead.poll_for(Duration::from_millis(500));
+    }
+    let (_, payload, headers) = &dead.records[0];
+    assert_eq!(payload, &unknown, "the dead letter keeps the framed bytes");
+    assert!(
+        headers["reason"].contains("schema id 999999"),
+        "{headers:?}"
+    );
+}
