@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub topics: TopicsConfig,
     /// Directory of Panther-format detections.
     pub rules_dir: PathBuf,
+    /// Seconds between checks of `rules_dir` for changes (hot reload); 0 turns it off.
+    pub rules_reload_secs: f64,
     /// Directory of custom log type schemas, added to the built-in ones.
     pub schemas_dir: Option<PathBuf>,
     /// Schema registry for Confluent-framed Avro raw records (e.g. `http://127.0.0.1:8081`).
@@ -66,6 +68,8 @@ pub struct TopicsConfig {
     /// When set, every normalized event is also published here (JSON, keyed by
     /// `p_row_id`), for downstream consumers and for inspecting the parsers.
     pub events: Option<String>,
+    /// Rule errors (the event, the rule, the exception), keyed by `p_row_id`.
+    pub rule_errors: String,
     /// Partitions for topics the engine creates when they do not exist.
     pub partitions: i32,
 }
@@ -76,6 +80,7 @@ impl Default for EngineConfig {
             kafka: KafkaConfig::default(),
             topics: TopicsConfig::default(),
             rules_dir: PathBuf::from("rules"),
+            rules_reload_secs: 2.0,
             schemas_dir: None,
             schema_registry_url: None,
             state_dir: PathBuf::from("data"),
@@ -102,6 +107,7 @@ impl Default for TopicsConfig {
             alerts: "corvid.alerts".into(),
             dead_letters: "corvid.dead-letters".into(),
             events: None,
+            rule_errors: "corvid.rule-errors".into(),
             partitions: 4,
         }
     }
@@ -135,6 +141,14 @@ impl EngineConfig {
         let checks = [
             (self.workers == 0, "workers: must be at least 1"),
             (self.epoch_ms == 0, "epoch_ms: must be at least 1"),
+            (
+                !(self.rules_reload_secs.is_finite() && self.rules_reload_secs >= 0.0),
+                "rules_reload_secs: must be a non-negative number",
+            ),
+            (
+                self.topics.rule_errors.is_empty(),
+                "topics.rule_errors: must not be empty",
+            ),
             (
                 self.topics.partitions < 1,
                 "topics.partitions: must be at least 1",

@@ -12,29 +12,32 @@
 //! records are parsed in order by one worker; only rule outcomes are exchanged.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::operators::core::{Filter, OkErr};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::dedup_alerts;
 use crate::config::EngineConfig;
+use crate::evaluate::evaluate_rules;
+use crate::evaluate::reload::{LiveRules, Loader};
 use crate::event::Event;
 use crate::kafka::client_config;
 use crate::metrics::metrics;
 use crate::parse::avro::AvroDecoding;
 use crate::parse::registry::RegistryError;
 use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
-use crate::rules::{OutcomeKind, RuleLoadError, RuleOutcome, RuleSet};
+use crate::rules::{OutcomeKind, RuleLoadError, RuleSet};
 use crate::sinks::alerts::alert_record;
 use crate::sinks::dead_letters::dead_letter_record;
 use crate::sinks::events::event_record;
 use crate::sinks::kafka::{SinkError, TopicProducer};
 use crate::sinks::kafka_sink;
+use crate::sinks::rule_errors::rule_error_record;
 use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
 use crate::source::Epoch;
 use corvid_connectors::topics::{ensure_topics, TopicError};
@@ -45,8 +48,6 @@ pub enum EngineError {
     Topics(#[from] TopicError),
     #[error("cannot load rules from {dir}: {source}")]
     Rules { dir: PathBuf, source: RuleLoadError },
-    #[error("rules directory {0} holds no enabled rule")]
-    NoRules(PathBuf),
     #[error(transparent)]
     Schemas(#[from] RegistryError),
     #[error(transparent)]
@@ -75,6 +76,7 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         (topics.raw.as_str(), topics.partitions),
         (topics.alerts.as_str(), topics.partitions),
         (topics.dead_letters.as_str(), topics.partitions),
+        (topics.rule_errors.as_str(), topics.partitions),
     ];
     if let Some(events) = &topics.events {
         topics_needed.push((events.as_str(), topics.partitions));
@@ -84,15 +86,25 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         config.schemas_dir.as_deref(),
     )?);
     tracing::info!(log_types = registry.len(), "log types loaded");
-    let rules = RuleSet::load(&config.rules_dir).map_err(|source| EngineError::Rules {
+    let loader: Loader = Arc::new(RuleSet::load);
+    let rules = loader(&config.rules_dir).map_err(|source| EngineError::Rules {
         dir: config.rules_dir.clone(),
         source,
     })?;
     if rules.is_empty() {
-        return Err(EngineError::NoRules(config.rules_dir.clone()));
+        tracing::warn!(dir = %config.rules_dir.display(), "no enabled rule yet");
     }
     tracing::info!(rules = ?rules.rule_ids(), "rules loaded");
-    let rules = Arc::new(rules);
+    let rules = LiveRules::new(rules);
+    let stop_watching = Arc::new(AtomicBool::new(false));
+    let watcher = (config.rules_reload_secs > 0.0).then(|| {
+        rules.watch(
+            config.rules_dir.clone(),
+            Duration::from_secs_f64(config.rules_reload_secs),
+            loader,
+            Arc::clone(&stop_watching),
+        )
+    });
     let settings = SourceSettings {
         kafka: config.kafka.clone(),
         topic: config.topics.raw.clone(),
@@ -104,7 +116,12 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         run_worker(worker, &config, &settings, &registry, &rules)
     })
     .map_err(EngineError::Timely)?;
-    for (index, result) in guards.join().into_iter().enumerate() {
+    let results = guards.join();
+    stop_watching.store(true, Ordering::Release);
+    if let Some(watcher) = watcher {
+        let _ = watcher.join();
+    }
+    for (index, result) in results.into_iter().enumerate() {
         match result {
             Ok(outcome) => outcome?,
             Err(_) => return Err(EngineError::WorkerPanicked(index)),
@@ -119,11 +136,12 @@ fn run_worker(
     config: &EngineConfig,
     settings: &SourceSettings,
     registry: &Arc<LogTypeRegistry>,
-    rules: &Arc<RuleSet>,
+    rules: &Arc<LiveRules>,
 ) -> Result<(), EngineError> {
     let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
     let alerts_out = TopicProducer::connect(&config.kafka, &config.topics.alerts)?;
     let dead_out = TopicProducer::connect(&config.kafka, &config.topics.dead_letters)?;
+    let rule_errors_out = TopicProducer::connect(&config.kafka, &config.topics.rule_errors)?;
     let events_out = match &config.topics.events {
         Some(topic) => Some(TopicProducer::connect(&config.kafka, topic)?),
         None => None,
@@ -148,7 +166,12 @@ fn run_worker(
             |dead| dead_letter_record(dead),
             &probe,
         );
-        let alerts = dedup_alerts(evaluate_rules(events, rules));
+        let outcomes = evaluate_rules(scope, events, rules);
+        let errors = outcomes
+            .clone()
+            .filter(|outcome| outcome.kind == OutcomeKind::Error);
+        kafka_sink(errors, rule_errors_out, rule_error_record, &probe);
+        let alerts = dedup_alerts(outcomes);
         kafka_sink(alerts, alerts_out, alert_record, &probe);
     });
     while worker.step_or_park(Some(Duration::from_millis(100))) {}
@@ -220,33 +243,4 @@ fn parse<'scope>(
         ParseOutcome::Event(event) => Ok(event),
         ParseOutcome::DeadLetter(dead) => Err(dead),
     })
-}
-
-/// Runs the rules over each batch of events: one Python call per (rule, batch).
-fn evaluate_rules<'scope>(
-    events: Stream<'scope, Epoch, Vec<Event>>,
-    rules: Arc<RuleSet>,
-) -> Stream<'scope, Epoch, Vec<RuleOutcome>> {
-    events.unary::<timely::container::CapacityContainerBuilder<Vec<RuleOutcome>>, _, _, _>(
-        Pipeline,
-        "Rules",
-        move |_capability, _info| {
-            move |input, output| {
-                input.for_each(|cap, data| {
-                    let outcomes = rules.evaluate(data);
-                    for outcome in &outcomes {
-                        let counter = match outcome.kind {
-                            OutcomeKind::Match => &metrics().rule_matches,
-                            OutcomeKind::Error => {
-                                tracing::warn!(rule = outcome.rule_id, error = ?outcome.error, "rule error");
-                                &metrics().rule_errors
-                            }
-                        };
-                        counter.with_label_values(&[&outcome.rule_id]).inc();
-                    }
-                    output.session(&cap).give_iterator(outcomes.into_iter());
-                });
-            }
-        },
-    )
 }

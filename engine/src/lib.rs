@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod config;
 pub mod dataflow;
+pub mod evaluate;
 pub mod event;
 pub mod kafka;
 pub mod metrics;

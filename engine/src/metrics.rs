@@ -17,6 +17,7 @@ pub struct EngineMetrics {
     pub rule_matches: IntCounterVec,
     pub rule_errors: IntCounterVec,
     pub alerts_published: IntCounterVec,
+    pub rule_reloads: IntCounterVec,
     pub sink_delivery_failures: IntCounterVec,
 }
 
@@ -79,6 +80,12 @@ static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
             "corvid_alert_updates_total",
             "Alert records (new alerts and updates) sent to the alerts topic, per rule",
             &["rule_id"],
+        ),
+        rule_reloads: counter_vec(
+            &registry,
+            "corvid_rule_reloads_total",
+            "Reloads of the rules directory, by result (ok, failed)",
+            &["result"],
         ),
         sink_delivery_failures: counter_vec(
             &registry,

@@ -108,7 +108,11 @@ fn vpc_flow_line(i: usize) -> Vec<u8> {
         (i % 40 + 1) * 120,
         start,
         start + 60,
-        if i.is_multiple_of(11) { "REJECT" } else { "ACCEPT" }
+        if i.is_multiple_of(11) {
+            "REJECT"
+        } else {
+            "ACCEPT"
+        }
     )
     .into_bytes()
 }

@@ -8,5 +8,6 @@ pub mod alerts;
 pub mod dead_letters;
 pub mod events;
 pub mod kafka;
+pub mod rule_errors;
 
 pub use kafka::{kafka_sink, KafkaRecord};
