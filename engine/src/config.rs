@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub topics: TopicsConfig,
     /// Directory of Panther-format detections.
     pub rules_dir: PathBuf,
+    /// How long one rule function may run on one event before it is interrupted.
+    pub rule_timeout_ms: u64,
     /// Seconds between checks of `rules_dir` for changes (hot reload); 0 turns it off.
     pub rules_reload_secs: f64,
     /// Directory of custom log type schemas, added to the built-in ones.
@@ -80,6 +82,7 @@ impl Default for EngineConfig {
             kafka: KafkaConfig::default(),
             topics: TopicsConfig::default(),
             rules_dir: PathBuf::from("rules"),
+            rule_timeout_ms: 5000,
             rules_reload_secs: 2.0,
             schemas_dir: None,
             schema_registry_url: None,
@@ -141,6 +144,7 @@ impl EngineConfig {
         let checks = [
             (self.workers == 0, "workers: must be at least 1"),
             (self.epoch_ms == 0, "epoch_ms: must be at least 1"),
+            (self.rule_timeout_ms == 0, "rule_timeout_ms: must be at least 1"),
             (
                 !(self.rules_reload_secs.is_finite() && self.rules_reload_secs >= 0.0),
                 "rules_reload_secs: must be a non-negative number",
