@@ -144,7 +144,10 @@ impl EngineConfig {
         let checks = [
             (self.workers == 0, "workers: must be at least 1"),
             (self.epoch_ms == 0, "epoch_ms: must be at least 1"),
-            (self.rule_timeout_ms == 0, "rule_timeout_ms: must be at least 1"),
+            (
+                self.rule_timeout_ms == 0,
+                "rule_timeout_ms: must be at least 1",
+            ),
             (
                 !(self.rules_reload_secs.is_finite() && self.rules_reload_secs >= 0.0),
                 "rules_reload_secs: must be a non-negative number",

@@ -31,7 +31,7 @@ use crate::metrics::metrics;
 use crate::parse::avro::AvroDecoding;
 use crate::parse::registry::RegistryError;
 use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
-use crate::rules::{OutcomeKind, RuleLoadError, RuleSet};
+use crate::rules::{LoadOptions, OutcomeKind, RuleLoadError, RuleSet};
 use crate::sinks::alerts::alert_record;
 use crate::sinks::dead_letters::dead_letter_record;
 use crate::sinks::events::event_record;
@@ -86,7 +86,11 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         config.schemas_dir.as_deref(),
     )?);
     tracing::info!(log_types = registry.len(), "log types loaded");
-    let loader: Loader = Arc::new(RuleSet::load);
+    let load_options = LoadOptions {
+        rule_timeout: Duration::from_millis(config.rule_timeout_ms),
+    };
+    let loader: Loader =
+        Arc::new(move |dir: &std::path::Path| RuleSet::load_with(dir, load_options.clone()));
     let rules = loader(&config.rules_dir).map_err(|source| EngineError::Rules {
         dir: config.rules_dir.clone(),
         source,
@@ -95,6 +99,9 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         tracing::warn!(dir = %config.rules_dir.display(), "no enabled rule yet");
     }
     tracing::info!(rules = ?rules.rule_ids(), "rules loaded");
+    for failure in rules.load_failures() {
+        tracing::error!(%failure, "rule not loaded");
+    }
     let rules = LiveRules::new(rules);
     let stop_watching = Arc::new(AtomicBool::new(false));
     let watcher = (config.rules_reload_secs > 0.0).then(|| {

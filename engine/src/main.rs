@@ -118,6 +118,13 @@ enum RulesCommand {
         /// Directory (or single rule YAML) to test.
         #[arg(default_value = "rules")]
         path: PathBuf,
+        /// The same directory as a flag, as `pat test --path` spells it.
+        #[arg(long = "path", conflicts_with = "path")]
+        path_flag: Option<PathBuf>,
+        /// Only detections whose KEY matches VALUE (pat's `--filter`), e.g. `RuleID=X`,
+        /// `LogTypes=AWS.CloudTrail`, `Severity=High,Critical`; `KEY!=VALUE` excludes.
+        #[arg(long = "filter", value_name = "KEY=VALUE")]
+        filters: Vec<String>,
     },
 }
 
@@ -217,7 +224,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_engine(args),
         Command::Connect(ConnectCommand::File(args)) => connect_file(args),
-        Command::Rules(RulesCommand::Test { path }) => test_rules(path),
+        Command::Rules(RulesCommand::Test {
+            path,
+            path_flag,
+            filters,
+        }) => test_rules(path_flag.unwrap_or(path), &filters),
         Command::Alerts(AlertsCommand::Tail(args)) => tail_alerts(args),
         Command::Parse(args) => parse_stdin(args),
         Command::Loadtest(args) => loadtest(args),
@@ -274,9 +285,18 @@ fn connect_file(args: FileArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn test_rules(path: PathBuf) -> Result<ExitCode> {
+fn test_rules(path: PathBuf, filters: &[String]) -> Result<ExitCode> {
+    let filters = filters
+        .iter()
+        .map(|filter| match filter.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => Err(anyhow::anyhow!(
+                "--filter: expected KEY=VALUE, got {filter:?}"
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut stdout = std::io::stdout().lock();
-    let summary = corvid_engine::rules::run_tests(&path, &mut stdout)
+    let summary = corvid_engine::rules::run_tests_filtered(&path, &filters, &mut stdout)
         .with_context(|| format!("loading rules from {}", path.display()))?;
     stdout.flush()?;
     Ok(if summary.failed == 0 {

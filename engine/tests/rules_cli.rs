@@ -78,3 +78,73 @@ fn a_flipped_expectation_fails_the_command() {
         "{report}"
     );
 }
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/rule_corpus")
+        .join(name)
+}
+
+/// The (verdict, `[id] name`) of each test line of a report.
+fn verdicts(report: &str) -> Vec<(String, String)> {
+    report
+        .lines()
+        .filter_map(|line| {
+            let (verdict, rest) = line.split_once(' ')?;
+            if verdict != "PASS" && verdict != "FAIL" {
+                return None;
+            }
+            let end = rest.find("] ")? + 1;
+            let name = rest[end + 1..].split(": ").next().unwrap_or_default();
+            Some((verdict.to_string(), format!("{} {name}", &rest[..end])))
+        })
+        .collect()
+}
+
+#[test]
+fn the_feature_corpus_passes_as_under_pat() {
+    let (success, report) = corvid_rules_test(&corpus("features"));
+    assert!(success, "{report}");
+    // `pat test --path engine/tests/rule_corpus/features`: 29 passed, none failed.
+    assert!(report.contains("\n29 passed, 0 failed\n"), "{report}");
+}
+
+#[test]
+fn the_failing_corpus_fails_exactly_the_tests_pat_fails() {
+    let (success, report) = corvid_rules_test(&corpus("failing"));
+    assert!(!success, "{report}");
+    let verdicts = verdicts(&report);
+    assert_eq!(verdicts.len(), 20, "{report}");
+    for (verdict, test) in &verdicts {
+        let expected = if test.contains("] fails - ") {
+            "FAIL"
+        } else {
+            "PASS"
+        };
+        assert_eq!(verdict, expected, "{test} in\n{report}");
+    }
+}
+
+#[test]
+fn broken_files_are_reported_and_the_rest_is_tested() {
+    let (success, report) = corvid_rules_test(&corpus("broken"));
+    assert!(!success, "{report}");
+    assert!(
+        report.contains("FAIL [Broken.Syntax] (load): SyntaxError: ")
+            && report.contains("broken_syntax.py:1)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("FAIL [Broken.Import] (load): ModuleNotFoundError: "),
+        "{report}"
+    );
+    assert!(
+        report.contains("FAIL [Broken.NoRule] (load): AssertionError: "),
+        "{report}"
+    );
+    assert!(
+        report.contains("PASS [Broken.Working] the working rule beside broken ones still passes"),
+        "{report}"
+    );
+    assert!(report.contains("\n1 passed, 3 failed\n"), "{report}");
+}

@@ -256,6 +256,8 @@ mod tests {
             destinations: None,
             alert_context: Some(r#"{"user":"x"}"#.into()),
             error: None,
+            unique: None,
+            create_alert: true,
             event: Event::from_fields(fields),
         }
     }

@@ -23,7 +23,7 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use crate::rules::RuleOutcome;
+use crate::rules::{OutcomeKind, RuleOutcome};
 use crate::source::partitions::topic_hash;
 use crate::source::Epoch;
 
@@ -46,6 +46,8 @@ pub fn dedup_alerts<'scope>(
                 let Some(held) = cap.retain_least(0) else {
                     return;
                 };
+                // Signal rules (`CreateAlert: false`) are recorded, never alerted on.
+                data.retain(|outcome| outcome.kind == OutcomeKind::Error || outcome.create_alert);
                 pending
                     .entry(epoch)
                     .or_insert_with(|| (held, Vec::new()))

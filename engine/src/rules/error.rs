@@ -1,13 +1,45 @@
-//! Why a detection directory could not be loaded.
+//! Why a detection directory, or one detection in it, could not be loaded.
 //!
-//! Loading fails fast: a rule set with one broken file is not started, because a
-//! silently missing detection is worse than a worker that refuses to start. Every
-//! variant names the file (and, where there is one, the rule or global) so the
-//! message alone is enough to fix the problem.
+//! Two levels: a [`RuleLoadError`] is fatal for the whole directory (it cannot be read,
+//! two files declare the same id, the interpreter cannot be prepared); a [`LoadFailure`]
+//! is one file that does not load (bad YAML, a syntax error, a failed import, no
+//! `rule()`), reported while every other detection loads and runs. Both name the file,
+//! so the message alone is enough to fix the problem.
 
+use std::fmt;
 use std::path::PathBuf;
 
-/// A detection directory, or one file in it, that cannot become part of a rule set.
+/// One analysis file that could not become part of a rule set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadFailure {
+    /// The `RuleID` (`PolicyID`, `GlobalID`, `DataModelID`), or the YAML file's stem when
+    /// the YAML did not parse far enough to tell.
+    pub rule_id: String,
+    /// The file at fault: the Python file for import problems, else the YAML file.
+    pub file: PathBuf,
+    /// 1-based line in `file`, when known (a `SyntaxError`, a YAML error, a traceback).
+    pub line: Option<u32>,
+    /// The exception class (`SyntaxError`, `ModuleNotFoundError`, …) or `YAMLError`,
+    /// `SchemaError`, `FileNotFoundError`, `NotSupported`.
+    pub error_type: String,
+    pub message: String,
+}
+
+impl fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(
+            f,
+            ": {}: {}: {}",
+            self.rule_id, self.error_type, self.message
+        )
+    }
+}
+
+/// A detection directory that cannot become a rule set at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleLoadError {
     /// A file or directory could not be read.
@@ -18,44 +50,13 @@ pub enum RuleLoadError {
         source: std::io::Error,
     },
 
-    /// The YAML does not parse or does not fit the schema of its `AnalysisType`
-    /// (an unknown key, a missing required key, a value of the wrong type).
-    #[error("{file}: {source}")]
-    Yaml {
-        file: PathBuf,
-        #[source]
-        source: serde_yaml_ng::Error,
-    },
-
-    /// The YAML parses but a value is not allowed (severity, id, log types, …).
-    #[error("{file}: {reason}")]
-    Invalid { file: PathBuf, reason: String },
-
-    /// Two files declare the same `RuleID` or `GlobalID`.
+    /// Two files declare the same `RuleID`/`PolicyID`, `GlobalID` or `DataModelID`.
     #[error("{kind} `{id}` is declared twice: in {first} and in {second}")]
     DuplicateId {
         kind: &'static str,
         id: String,
         first: PathBuf,
         second: PathBuf,
-    },
-
-    /// The `Filename` a YAML file points to does not exist or cannot be read.
-    #[error("{file}: cannot read its Filename {python}: {source}")]
-    Python {
-        file: PathBuf,
-        python: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// Importing the module raised (a syntax error, a failed import, an exception at
-    /// module level), or the module lacks a callable `rule`.
-    #[error("{python}: cannot import {what}: {reason}")]
-    Import {
-        python: PathBuf,
-        what: String,
-        reason: String,
     },
 
     /// `corvid rules test` could not write its report.

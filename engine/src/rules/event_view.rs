@@ -22,24 +22,66 @@
 //! * a view equals another view over an equal object and any `Mapping` with equal items;
 //!   like a `dict`, it is not hashable. It is registered as a `collections.abc.Mapping`.
 //!
+//! Panther's event methods beyond a `dict`'s:
+//! * `deep_walk(*keys, default=None, return_val="all")`: like `deep_get`, but descends
+//!   into lists too, collecting the distinct values found (`"first"`, `"last"` or `"all"`:
+//!   one value if there is one, else the list);
+//! * `udm(*keys, default=None)`: one key mapped by the data model of the event's log type
+//!   (a JSONPath `Path`, exactly one match, or a `Method` of the data model's module);
+//!   otherwise `p_udm.<keys>`, then the raw `<keys>`, then `default`;
+//! * `lookup(table, key)`: the enrichment `p_enrichment[table][key]`, or `None`. In unit
+//!   tests (as in `pat test`) the test event's `_mocked_lookup_data_[table][key]` instead;
+//! * `event_time_epoch()`: `p_event_time` as UTC epoch seconds, 0 when it does not parse.
+//!
 //! Invariant: `path` always leads from `root` to an object. It is built only by this
 //! module, from steps taken through the same immutable `root`, so it cannot dangle.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
-use pyo3::exceptions::{PyKeyError, PyRuntimeError};
+use pyo3::exceptions::{PyException, PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use serde_json::{Map, Value};
 
+use super::jsonpath::{JsonPath, Step};
 use crate::event::Event;
 
-/// One step from an object to a nested value.
-#[derive(Clone, Debug)]
-enum Step {
-    Key(String),
-    Index(usize),
+/// A loaded data model: unified field names for the events of its log types.
+pub(crate) struct DataModel {
+    pub(crate) id: String,
+    pub(crate) paths: HashMap<String, JsonPath>,
+    pub(crate) methods: HashMap<String, Py<PyAny>>,
+}
+
+impl std::fmt::Debug for DataModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataModel").field("id", &self.id).finish()
+    }
+}
+
+/// What a view knows besides the event: its data model, and whether it is a unit test's.
+#[derive(Debug, Default)]
+pub(crate) struct ViewContext {
+    pub(crate) data_model: Option<Arc<DataModel>>,
+    pub(crate) test_mode: bool,
+}
+
+fn default_context() -> &'static Arc<ViewContext> {
+    static DEFAULT: OnceLock<Arc<ViewContext>> = OnceLock::new();
+    DEFAULT.get_or_init(|| Arc::new(ViewContext::default()))
+}
+
+/// The context of a unit test's event without a data model.
+pub(crate) fn test_context() -> &'static Arc<ViewContext> {
+    static TEST: OnceLock<Arc<ViewContext>> = OnceLock::new();
+    TEST.get_or_init(|| {
+        Arc::new(ViewContext {
+            data_model: None,
+            test_mode: true,
+        })
+    })
 }
 
 /// A read-only view of one JSON object inside an event, exposed to Python.
@@ -48,12 +90,22 @@ enum Step {
 pub struct EventView {
     root: Arc<Map<String, Value>>,
     path: Vec<Step>,
+    context: Arc<ViewContext>,
 }
 
 impl EventView {
     /// A Python view of the whole event. The first call in a process also registers
     /// the class as a `collections.abc.Mapping`.
     pub fn bind<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, EventView>> {
+        EventView::bind_with(py, event, default_context())
+    }
+
+    /// A view of the whole event with a data model (and test mode) attached.
+    pub(crate) fn bind_with<'py>(
+        py: Python<'py>,
+        event: &Event,
+        context: &Arc<ViewContext>,
+    ) -> PyResult<Bound<'py, EventView>> {
         static REGISTERED: PyOnceLock<()> = PyOnceLock::new();
         REGISTERED.get_or_try_init(py, || {
             mapping_type(py)?.call_method1("register", (py.get_type::<EventView>(),))?;
@@ -62,6 +114,7 @@ impl EventView {
         let view = EventView {
             root: event.shared_fields(),
             path: Vec::new(),
+            context: Arc::clone(context),
         };
         Bound::new(py, view)
     }
@@ -94,6 +147,7 @@ impl EventView {
         EventView {
             root: Arc::clone(&self.root),
             path,
+            context: Arc::clone(&self.context),
         }
     }
 
@@ -153,6 +207,30 @@ fn lookup<'a>(object: &'a Map<String, Value>, key: &str) -> Option<(&'a String, 
         .find(|(candidate, _)| folded(candidate).eq(key.chars().flat_map(char::to_lowercase)))
 }
 
+/// Epoch seconds of a timestamp as Panther writes `p_event_time` (UTC unless it says
+/// otherwise).
+fn epoch_seconds(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(time.timestamp());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.fZ",
+        "%Y-%m-%dT%H:%M:%S%.fZ",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(time) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(time.and_utc().timestamp());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|time| time.and_utc().timestamp())
+}
+
 /// `collections.abc.Mapping`, imported once.
 pub(crate) fn mapping_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     static MAPPING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -182,7 +260,7 @@ fn scalar_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAn
 }
 
 /// Deep conversion to plain `dict`/`list` objects, for `to_dict()`.
-fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     match value {
         Value::Object(object) => Ok(object_to_dict(py, object)?.into_any()),
         Value::Array(items) => {
@@ -305,6 +383,97 @@ impl EventView {
             Some(Value::Null) => Ok(fallback()),
             Some(value) => self.convert(py, value, path),
         }
+    }
+
+    #[pyo3(signature = (*keys, default = None, return_val = "all"))]
+    fn deep_walk<'py>(
+        slf: &Bound<'py, Self>,
+        keys: &Bound<'py, PyTuple>,
+        default: Option<Bound<'py, PyAny>>,
+        return_val: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let default = default.unwrap_or_else(|| py.None().into_bound(py));
+        super::runtime::support(py)?
+            .getattr("deep_walk")?
+            .call1((slf, keys, default, return_val))
+    }
+
+    #[pyo3(signature = (*keys, default = None))]
+    fn udm<'py>(
+        slf: &Bound<'py, Self>,
+        keys: &Bound<'py, PyTuple>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let default = default.unwrap_or_else(|| py.None().into_bound(py));
+        if let (1, Some(model)) = (keys.len(), &this.context.data_model) {
+            let key = keys.get_item(0)?;
+            if let Ok(name) = key.cast::<PyString>() {
+                let name = name.to_str()?;
+                if let Some(path) = model.paths.get(name) {
+                    let found = path.find(this.checked_object()?);
+                    return match found.as_slice() {
+                        [] => Ok(default),
+                        [(steps, value)] => {
+                            let mut full = this.path.clone();
+                            full.extend(steps.iter().cloned());
+                            this.convert(py, value, full)
+                        }
+                        _ => Err(PyException::new_err(format!(
+                            "JSONPath [{path}] in DataModel [{}], matched multiple fields.",
+                            model.id
+                        ))),
+                    };
+                }
+                if let Some(method) = model.methods.get(name) {
+                    return method.bind(py).call1((slf,));
+                }
+            }
+        }
+        let mut nested = vec![PyString::new(py, "p_udm").into_any()];
+        nested.extend(keys.iter());
+        let found = this.deep_get(py, &PyTuple::new(py, nested)?, None)?;
+        if found.is_truthy()? {
+            return Ok(found);
+        }
+        let found = this.deep_get(py, keys, None)?;
+        if found.is_truthy()? {
+            return Ok(found);
+        }
+        Ok(default)
+    }
+
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        table: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let source = if self.context.test_mode {
+            "_mocked_lookup_data_"
+        } else {
+            "p_enrichment"
+        };
+        let keys = PyTuple::new(
+            py,
+            [
+                PyString::new(py, source).into_any(),
+                table.clone(),
+                key.clone(),
+            ],
+        )?;
+        self.deep_get(py, &keys, None)
+    }
+
+    #[pyo3(signature = (force_utc = true))]
+    fn event_time_epoch(&self, force_utc: bool) -> PyResult<i64> {
+        let _ = force_utc;
+        let time = lookup(self.checked_object()?, "p_event_time")
+            .and_then(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        Ok(epoch_seconds(time).unwrap_or(0))
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

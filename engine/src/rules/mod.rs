@@ -3,28 +3,36 @@
 //! A detection directory (by convention `rules/` at the repository top) holds
 //! Panther's analysis files: YAML metadata beside a Python module with `rule(event)`
 //! and optional `title`, `dedup`, `severity`, `alert_context`, `description`,
-//! `reference`, `runbook` and `destinations`, plus global helpers that rules import
-//! by `GlobalID`. [`RuleSet::load`] reads and imports all of it once at start-up;
-//! [`RuleSet::evaluate`] runs it over batches of events; [`run_tests`] runs the unit
-//! tests in the YAML.
+//! `reference`, `runbook`, `destinations` and `unique`; global helpers that rules import
+//! by `GlobalID`; data models that give `event.udm()` its unified field names; policies
+//! and scheduled rules (unit-tested, not run on the stream). [`RuleSet::load`] reads and
+//! imports all of it; [`RuleSet::evaluate`] runs it over batches of events;
+//! [`run_tests`] runs the unit tests in the YAML, as `panther_analysis_tool test` does.
 //!
 //! ```text
 //!   rules/**/*.yml ─ metadata ─▶ Catalog ─ runtime::load ─▶ RuleSet (Arc, all workers)
-//!                                                              │
+//!                      │                       │              + load_failures()
+//!                      └── broken files ───────┴──▶ LoadFailure (the rest load)
+//!
 //!   &[Event] ─▶ evaluate: one GIL acquisition per batch; per event the rules of its
-//!               p_log_type, in RuleID order, each seeing one shared EventView
+//!               p_log_type, in RuleID order, each seeing one shared EventView;
+//!               InlineFilters first (in Rust), then rule() under the rule timeout
 //!            ─▶ Vec<RuleOutcome>: a Match per rule() == True, an Error per rule()
-//!               that raised or returned a non-bool (outcome: Panther's defaults)
+//!               that raised, returned a non-bool or ran too long (outcome: Panther's defaults)
 //! ```
 //!
 //! Contract:
-//! * **Fail fast.** A directory with an unreadable or malformed file, an unknown YAML
-//!   key, a duplicate id, or a module that does not import is a [`RuleLoadError`]
-//!   naming the file; nothing partial is returned. Disabled rules are validated but
-//!   not imported by [`RuleSet::load`] (a disabled broken rule must not stop the
-//!   engine); [`run_tests`] imports and tests them too.
-//! * **Never a dead worker.** Whatever a rule does — raise, return the wrong type —
-//!   becomes an outcome or a default; `evaluate` neither panics nor returns an error.
+//! * **Tolerant loading.** A file that does not load (YAML that does not parse or fit
+//!   the schema, a Python syntax error, a failed import, no `rule()`) is a
+//!   [`LoadFailure`] with file and line, listed by [`RuleSet::load_failures`]; every
+//!   other detection loads and runs. Only a directory that cannot be read or two files
+//!   declaring the same id are a [`RuleLoadError`]. Disabled rules are validated but not
+//!   imported by [`RuleSet::load`]; [`run_tests`] imports and tests them too.
+//! * **Fresh loads.** Every load imports the files as they are now, globals included,
+//!   while rule sets loaded earlier keep working with what they imported (hot reload).
+//! * **Never a dead worker.** Whatever a rule does — raise, return the wrong type, loop
+//!   — becomes an outcome or a default; `evaluate` neither panics nor returns an error.
+//!   A call running longer than [`LoadOptions::rule_timeout`] is interrupted.
 //! * **Deterministic order.** Outcomes follow the order of the events, and for one
 //!   event the rules' `RuleID` order.
 //! * **Shared, immutable.** A `RuleSet` is `Send + Sync` and never changes after
@@ -32,36 +40,64 @@
 //!   interpreter is per process, so Python work of different workers is serialised by
 //!   the GIL: scale rules with processes (see DESIGN.md, "Scale").
 //!
-//! Not yet here (issue 4): `deep_walk`, `udm`, `lookup` and data models, `unique()`,
-//! time budgets and the interruption of looping rules.
+//! Not yet here: scheduled and correlation rules on the stream, YAML-only `Detection`
+//! rules, time budgets per activation.
 
 mod error;
 mod event_view;
+mod filters;
+mod jsonpath;
 mod metadata;
 mod outcome;
 mod runtime;
 mod testing;
+mod watchdog;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::prelude::*;
 
-pub use error::RuleLoadError;
+pub use error::{LoadFailure, RuleLoadError};
 pub use event_view::EventView;
 pub use outcome::{OutcomeKind, RuleOutcome};
-pub use testing::{run_tests, TestSummary};
+pub use testing::{run_tests, run_tests_filtered, TestSummary};
 
 use crate::event::Event;
+use event_view::ViewContext;
+use metadata::DetectionKind;
 use runtime::PythonRule;
+
+/// How a rule set is loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The longest one call of a detection function (`rule`, `title`, …) may run before
+    /// it is interrupted and reported as a `RuleTimeout` error.
+    pub rule_timeout: Duration,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            rule_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// The loaded, enabled detections of one directory, ready to evaluate events.
 pub struct RuleSet {
-    /// Sorted by `RuleID`.
+    /// Sorted by id. Streaming rules only, unless loaded for unit tests.
     rules: Vec<PythonRule>,
-    /// `LogTypes` entry → indices into `rules`, ascending.
+    /// `LogTypes` entry → indices into `rules` of enabled streaming rules, ascending.
     by_log_type: HashMap<String, Vec<usize>>,
+    /// `LogTypes` entry → the view context carrying its data model.
+    contexts: HashMap<String, Arc<ViewContext>>,
+    /// Contexts of unit tests (test mode: mocked lookups), by log type.
+    test_contexts: HashMap<String, Arc<ViewContext>>,
+    failures: Vec<LoadFailure>,
 }
 
 // The dataflow shares one rule set between worker threads.
@@ -71,21 +107,38 @@ const _: fn() = || {
 };
 
 impl RuleSet {
-    /// Loads and imports every enabled rule under `dir` (recursively).
+    /// Loads and imports every enabled rule under `dir` (recursively), with the default
+    /// [`LoadOptions`].
     pub fn load(dir: &Path) -> Result<RuleSet, RuleLoadError> {
-        RuleSet::load_selected(dir, false)
+        RuleSet::load_with(dir, LoadOptions::default())
     }
 
-    /// Loads disabled rules as well, for their unit tests.
-    fn load_including_disabled(dir: &Path) -> Result<RuleSet, RuleLoadError> {
-        RuleSet::load_selected(dir, true)
+    /// Loads and imports every enabled rule under `dir` (recursively).
+    pub fn load_with(dir: &Path, options: LoadOptions) -> Result<RuleSet, RuleLoadError> {
+        RuleSet::load_selected(dir, false, options)
     }
 
-    fn load_selected(dir: &Path, include_disabled: bool) -> Result<RuleSet, RuleLoadError> {
+    /// Loads disabled rules, scheduled rules and policies as well, for their unit tests.
+    fn load_for_tests(dir: &Path) -> Result<RuleSet, RuleLoadError> {
+        RuleSet::load_selected(dir, true, LoadOptions::default())
+    }
+
+    fn load_selected(
+        dir: &Path,
+        everything: bool,
+        options: LoadOptions,
+    ) -> Result<RuleSet, RuleLoadError> {
         let catalog = metadata::discover(dir)?;
-        let rules = Python::attach(|py| runtime::load(py, catalog, include_disabled))?;
+        let loaded =
+            Python::attach(|py| runtime::load(py, catalog, everything, options.rule_timeout))?;
+        for failure in &loaded.failures {
+            tracing::warn!(%failure, "detection not loaded");
+        }
         let mut by_log_type: HashMap<String, Vec<usize>> = HashMap::new();
-        for (index, rule) in rules.iter().enumerate() {
+        for (index, rule) in loaded.rules.iter().enumerate() {
+            if !(rule.meta.enabled && rule.meta.kind == DetectionKind::Rule) {
+                continue;
+            }
             for log_type in &rule.meta.log_types {
                 let indices = by_log_type.entry(log_type.clone()).or_default();
                 // A rule listing a log type twice still runs once per event.
@@ -94,32 +147,69 @@ impl RuleSet {
                 }
             }
         }
-        Ok(RuleSet { rules, by_log_type })
+        let context = |test_mode: bool| {
+            loaded
+                .data_models
+                .iter()
+                .map(|(log_type, model)| {
+                    let context = ViewContext {
+                        data_model: Some(Arc::clone(model)),
+                        test_mode,
+                    };
+                    (log_type.clone(), Arc::new(context))
+                })
+                .collect::<HashMap<_, _>>()
+        };
+        Ok(RuleSet {
+            contexts: context(false),
+            test_contexts: context(true),
+            rules: loaded.rules,
+            by_log_type,
+            failures: loaded.failures,
+        })
+    }
+
+    /// The files under the directory that did not load, in the order they were found.
+    pub fn load_failures(&self) -> &[LoadFailure] {
+        &self.failures
     }
 
     /// The number of rules that run.
     pub fn len(&self) -> usize {
-        self.rules.len()
+        self.rule_ids().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.len() == 0
     }
 
-    /// The `RuleID`s of the rules that run, sorted.
+    /// The `RuleID`s of the rules that run on events, sorted.
     pub fn rule_ids(&self) -> Vec<String> {
-        self.rules.iter().map(|rule| rule.meta.id.clone()).collect()
+        self.rules
+            .iter()
+            .filter(|rule| rule.meta.enabled && rule.meta.kind == DetectionKind::Rule)
+            .map(|rule| rule.meta.id.clone())
+            .collect()
     }
 
     fn rules(&self) -> &[PythonRule] {
         &self.rules
     }
 
+    /// The view context for an event of `log_type` (its data model, if any).
+    fn context(&self, log_type: &str, test_mode: bool) -> Option<&Arc<ViewContext>> {
+        if test_mode {
+            self.test_contexts.get(log_type)
+        } else {
+            self.contexts.get(log_type)
+        }
+    }
+
     /// Runs every rule of each event's log type over `events`.
     ///
     /// One GIL acquisition for the whole batch; dispatch by `event.log_type()` in Rust
     /// (only rules whose `LogTypes` contain it run). An event whose log type no rule
-    /// declares costs no Python call at all.
+    /// declares costs no Python call at all, nor does one a rule's `InlineFilters` reject.
     pub fn evaluate(&self, events: &[Event]) -> Vec<RuleOutcome> {
         let mut outcomes = Vec::new();
         if !events
@@ -133,11 +223,21 @@ impl RuleSet {
                 let Some(indices) = self.by_log_type.get(event.log_type()) else {
                     continue;
                 };
-                let view = EventView::bind(py, event);
+                let mut view = None;
                 for &index in indices {
                     let rule = &self.rules[index];
-                    let view = match &view {
-                        Ok(view) => view,
+                    if let Some(filters) = &rule.meta.filters {
+                        if !filters.matches(event.fields()) {
+                            continue;
+                        }
+                    }
+                    let view =
+                        view.get_or_insert_with(|| match self.context(event.log_type(), false) {
+                            Some(context) => EventView::bind_with(py, event, context),
+                            None => EventView::bind(py, event),
+                        });
+                    let view = match view {
+                        Ok(view) => view.as_any(),
                         Err(err) => {
                             let failure = runtime::describe(py, err);
                             outcomes.push(RuleOutcome::failed(&rule.meta, event, &failure));
@@ -165,6 +265,7 @@ impl fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuleSet")
             .field("rules", &self.rule_ids())
+            .field("failures", &self.failures)
             .finish()
     }
 }
@@ -438,20 +539,267 @@ def alert_context(event):
     }
 
     #[test]
-    fn a_module_that_does_not_import_fails_the_load_naming_the_file() {
+    fn a_broken_file_is_a_load_failure_and_the_others_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = "def rule(event):\n    return True\n";
+        write_rule(dir.path(), "good", "Test.Good", "", good);
+        write_rule(
+            dir.path(),
+            "syntax",
+            "Test.Syntax",
+            "",
+            "def rule(event):\n    return True\n\ndef title(event)\n    return 'x'\n",
+        );
+        write_rule(
+            dir.path(),
+            "imports",
+            "Test.Import",
+            "",
+            "import corvid_no_such_module\n\ndef rule(event):\n    return True\n",
+        );
+        write_rule(
+            dir.path(),
+            "norule",
+            "Test.NoRule",
+            "",
+            "def title(event):\n    return 'x'\n",
+        );
+        std::fs::write(
+            dir.path().join("yaml.yml"),
+            "AnalysisType: rule\nRuleID: [unclosed\n",
+        )
+        .expect("yaml");
+        write_rule(dir.path(), "schema", "Test.Schema", "Sevrity: Low\n", good);
+
+        let rule_set = load(dir.path());
+        assert_eq!(rule_set.rule_ids(), ["Test.Good"]);
+        let failures: Vec<(&str, &str, Option<u32>, String)> = rule_set
+            .load_failures()
+            .iter()
+            .map(|f| {
+                let file = f
+                    .file
+                    .file_name()
+                    .expect("file")
+                    .to_string_lossy()
+                    .into_owned();
+                (f.rule_id.as_str(), f.error_type.as_str(), f.line, file)
+            })
+            .collect();
+        assert!(
+            failures.contains(&("Test.Syntax", "SyntaxError", Some(4), "syntax.py".into())),
+            "{failures:?}"
+        );
+        assert!(
+            failures.contains(&(
+                "Test.Import",
+                "ModuleNotFoundError",
+                Some(1),
+                "imports.py".into()
+            )),
+            "{failures:?}"
+        );
+        assert!(
+            failures.contains(&("Test.NoRule", "AssertionError", None, "norule.py".into())),
+            "{failures:?}"
+        );
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.0 == "yaml" && f.1 == "YAMLError" && f.2.is_some()),
+            "{failures:?}"
+        );
+        let schema = rule_set
+            .load_failures()
+            .iter()
+            .find(|f| f.rule_id == "Test.Schema")
+            .expect("schema failure");
+        assert_eq!(schema.error_type, "SchemaError");
+        assert!(schema.message.contains("Sevrity"), "{schema}");
+        assert_eq!(failures.len(), 5, "{failures:?}");
+        assert_eq!(rule_set.evaluate(&[event(serde_json::json!({}))]).len(), 1);
+    }
+
+    #[test]
+    fn duplicate_ids_are_fatal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = "def rule(event):\n    return True\n";
+        write_rule(dir.path(), "a", "Test.Same", "", good);
+        write_rule(dir.path(), "b", "Test.Same", "", good);
+        let message = RuleSet::load(dir.path())
+            .expect_err("duplicate")
+            .to_string();
+        assert!(message.contains("Test.Same"), "{message}");
+    }
+
+    #[test]
+    fn every_load_imports_the_current_files_and_older_sets_keep_theirs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let global = |value: &str| {
+            std::fs::write(
+                dir.path().join("corvid_fresh_helper.yml"),
+                "AnalysisType: global\nGlobalID: corvid_fresh_helper\nFilename: corvid_fresh_helper.py\n",
+            )
+            .expect("global yaml");
+            std::fs::write(
+                dir.path().join("corvid_fresh_helper.py"),
+                format!("def version():\n    return '{value}'\n"),
+            )
+            .expect("global python");
+        };
+        let rule = |value: &str| {
+            write_rule(
+                dir.path(),
+                "r",
+                "Test.Fresh",
+                "",
+                &format!(
+                    "import corvid_fresh_helper\n\ndef rule(event):\n    return True\n\n\
+                     def title(event):\n    return '{value}:' + corvid_fresh_helper.version()\n"
+                ),
+            );
+        };
+        global("g1");
+        rule("r1");
+        let first = load(dir.path());
+        // Same sizes, same second: only a load that reads the text sees the change.
+        global("g2");
+        rule("r2");
+        let second = load(dir.path());
+        let title = |set: &RuleSet| {
+            set.evaluate(&[event(serde_json::json!({}))])[0]
+                .title
+                .clone()
+        };
+        assert_eq!(title(&second), "r2:g2");
+        assert_eq!(title(&first), "r1:g1");
+    }
+
+    #[test]
+    fn a_looping_rule_is_interrupted_and_evaluation_goes_on() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_rule(
             dir.path(),
-            "broken",
-            "Test.Broken",
+            "loop",
+            "Test.Loop",
             "",
-            "def rule(event)\n    return True\n",
+            "def rule(event):\n    if event.get('loop'):\n        while True:\n            pass\n    return True\n",
         );
-        let message = RuleSet::load(dir.path())
-            .expect_err("syntax error")
-            .to_string();
-        assert!(message.contains("broken.py"), "{message}");
-        assert!(message.contains("SyntaxError"), "{message}");
+        write_rule(
+            dir.path(),
+            "stubborn",
+            "Test.Stubborn",
+            "",
+            "def rule(event):\n    return True\n\ndef title(event):\n    \
+             if event.get('loop'):\n        try:\n            while True:\n                pass\n        \
+             except Exception:\n            while True:\n                pass\n    return 'ok'\n",
+        );
+        let timeout = Duration::from_millis(200);
+        let rule_set = RuleSet::load_with(
+            dir.path(),
+            LoadOptions {
+                rule_timeout: timeout,
+            },
+        )
+        .expect("load");
+        let started = std::time::Instant::now();
+        let outcomes = rule_set.evaluate(&[
+            event(serde_json::json!({"loop": true})),
+            event(serde_json::json!({"loop": false})),
+        ]);
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        let summary: Vec<(&str, &OutcomeKind, &str)> = outcomes
+            .iter()
+            .map(|o| (o.rule_id.as_str(), &o.kind, o.dedup.as_str()))
+            .collect();
+        assert_eq!(
+            summary[0],
+            ("Test.Loop", &OutcomeKind::Error, "RuleTimeout")
+        );
+        // A title that swallows the interruption is interrupted again; the match falls back.
+        assert_eq!(summary[1].0, "Test.Stubborn");
+        assert_eq!(outcomes[1].title, "Test.Stubborn");
+        assert_eq!(
+            summary[2],
+            (
+                "Test.Loop",
+                &OutcomeKind::Match,
+                "defaultDedupString:Test.Loop"
+            )
+        );
+        assert_eq!(outcomes[3].title, "ok");
+        let error = outcomes[0].error.as_deref().expect("error");
+        assert!(
+            error.contains("Test.Loop") && error.contains("loop.py"),
+            "{error}"
+        );
+        assert!(error.contains("200ms"), "{error}");
+    }
+
+    #[test]
+    fn inline_filters_create_alert_and_unique() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_rule(
+            dir.path(),
+            "r",
+            "Test.Filtered",
+            "CreateAlert: false\nInlineFilters:\n  - KeyPath: user.type\n    Condition: IsIn\n    \
+             Values: [Root]\n",
+            "def rule(event):\n    return True\n\ndef unique(event):\n    return event.deep_get('user', 'name')\n",
+        );
+        let outcomes = load(dir.path()).evaluate(&[
+            event(serde_json::json!({"user": {"type": "Root", "name": "a"}})),
+            event(serde_json::json!({"user": {"type": "IAMUser", "name": "b"}})),
+        ]);
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(outcomes[0].unique.as_deref(), Some("a"));
+        assert!(!outcomes[0].create_alert);
+    }
+
+    #[test]
+    fn udm_follows_the_data_model_of_the_log_type() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("model.yml"),
+            "AnalysisType: datamodel\nDataModelID: Test.Model\nEnabled: true\nFilename: model.py\n\
+             LogTypes: [Test.Log]\nMappings:\n  - Name: actor\n    Path: $.who.name\n  \
+             - Name: ip\n    Method: get_ip\n  - Name: many\n    Path: $..n\n",
+        )
+        .expect("model yaml");
+        std::fs::write(
+            dir.path().join("model.py"),
+            "def get_ip(event):\n    return event.get('addr', '0.0.0.0')\n",
+        )
+        .expect("model python");
+        write_rule(
+            dir.path(),
+            "r",
+            "Test.Udm",
+            "",
+            "def rule(event):\n    return True\n\ndef alert_context(event):\n    \
+             return {'actor': event.udm('actor'), 'ip': event.udm('ip'), \
+             'missing': event.udm('nothing', default='d'), 'raw': event.udm('who', 'name'), \
+             'walk': event.deep_walk('items', 'n'), 'first': event.deep_walk('items', 'n', return_val='first'), \
+             'lookup': event.lookup('t', 'k'), 'epoch': event.event_time_epoch()}\n",
+        );
+        let outcomes = load(dir.path()).evaluate(&[event(serde_json::json!({
+            "who": {"name": "alice"},
+            "addr": "10.0.0.1",
+            "items": [{"n": 1}, {"n": 2}, {"n": 1}],
+            "p_enrichment": {"t": {"k": "v"}},
+            "p_event_time": "2024-01-02 03:04:05.000000000"
+        }))]);
+        let context: serde_json::Value =
+            serde_json::from_str(outcomes[0].alert_context.as_deref().expect("context"))
+                .expect("json");
+        assert_eq!(
+            context,
+            serde_json::json!({
+                "actor": "alice", "ip": "10.0.0.1", "missing": "d", "raw": "alice",
+                "walk": [1, 2], "first": 1, "lookup": "v", "epoch": 1704164645
+            })
+        );
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! | description, reference, runbook | its value, truncated like title | the YAML value | `""` |
 //! | destinations | the list (first 10; `[]` ⇒ `["SKIP"]`); `None` ⇒ as if not defined | YAML `OutputIds` if any, else none | as if not defined |
 //! | alert_context | JSON text (over 200 KiB ⇒ a `_error` object) | none | `{"_error": repr(exception)}` |
+//! | unique | its value, truncated like title | `None` | `None` |
+//!
+//! `create_alert` is the rule's `CreateAlert` (default true) for matches, always true
+//! for errors.
 //!
 //! Folding `OutputIds` into `destinations` is Corvid's choice: it is what Panther's alert
 //! delivery does with a rule's destination overrides when `destinations()` gives none.
@@ -20,7 +24,8 @@
 //! A rule whose `rule()` raises or returns anything but a `bool` gives an
 //! [`OutcomeKind::Error`] outcome instead: title `repr(exception)`, dedup the exception
 //! class name (so one broken rule raises one error alert per class, not one per event),
-//! and `error` the message with the last traceback frame.
+//! and `error` the message with the last traceback frame. A call that ran past the rule
+//! timeout is such an error too, with class `RuleTimeout`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -77,7 +82,19 @@ pub struct RuleOutcome {
     pub alert_context: Option<String>,
     /// Error only: `<ExcClass>: <str(exc)>: <file>.py, line N, in <func>`.
     pub error: Option<String>,
+    /// `unique(event)`: the value whose distinct count drives `Threshold`; `None` when
+    /// the rule defines no `unique` or it failed.
+    #[serde(default)]
+    pub unique: Option<String>,
+    /// `CreateAlert` of the rule: `false` for "signal" rules whose matches are recorded
+    /// but raise no alert. Errors always create alerts.
+    #[serde(default = "default_true")]
+    pub create_alert: bool,
     pub event: Event,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// An exception raised by (or a return-type violation of) one Python call.
@@ -89,14 +106,31 @@ pub(crate) struct PythonFailure {
     pub(crate) message: String,
     /// `repr(exception)`.
     pub(crate) repr: String,
+    /// Where it was raised, when known.
+    pub(crate) location: Option<Box<Location>>,
+}
+
+/// Where an exception was raised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Location {
     /// `<file>.py, line N, in <func>` of the last traceback frame, when there is one.
-    pub(crate) location: Option<String>,
+    pub(crate) text: Option<String>,
+    /// The file and line of that frame (of the offending line for a `SyntaxError`).
+    pub(crate) path: Option<std::path::PathBuf>,
+    pub(crate) line: Option<u32>,
+}
+
+impl PythonFailure {
+    /// The `<file>.py, line N, in <func>` text, when known.
+    pub(crate) fn location_text(&self) -> Option<&str> {
+        self.location.as_ref().and_then(|at| at.text.as_deref())
+    }
 }
 
 impl fmt::Display for PythonFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.class, self.message)?;
-        if let Some(location) = &self.location {
+        if let Some(location) = self.location_text() {
             write!(f, ": {location}")?;
         }
         Ok(())
@@ -119,6 +153,7 @@ pub(crate) struct Auxiliaries {
     pub(crate) runbook: Aux<String>,
     /// `Ok(None)` is a returned `None` (normal routing).
     pub(crate) destinations: Aux<Option<Vec<String>>>,
+    pub(crate) unique: Aux<String>,
 }
 
 impl Auxiliaries {
@@ -142,6 +177,7 @@ impl Auxiliaries {
             failed("reference", &self.reference),
             failed("runbook", &self.runbook),
             failed("destinations", &self.destinations),
+            failed("unique", &self.unique),
         ]
         .into_iter()
         .flatten()
@@ -192,6 +228,10 @@ impl RuleOutcome {
             }
             _ => (!meta.output_ids.is_empty()).then(|| meta.output_ids.clone()),
         };
+        let unique = match aux.unique {
+            Some(Ok(unique)) => Some(truncate_with_suffix(unique)),
+            _ => None,
+        };
         let alert_context = aux.alert_context.map(|context| match context {
             Ok(json) => json,
             Err(failure) => serde_json::json!({ "_error": failure.repr }).to_string(),
@@ -207,6 +247,7 @@ impl RuleOutcome {
             destinations,
             alert_context,
             error: None,
+            unique,
             ..RuleOutcome::base(meta, event)
         }
     }
@@ -218,6 +259,7 @@ impl RuleOutcome {
             title: failure.repr.clone(),
             dedup: failure.class.clone(),
             error: Some(failure.to_string()),
+            create_alert: true,
             ..RuleOutcome::base(meta, event)
         }
     }
@@ -243,6 +285,8 @@ impl RuleOutcome {
             destinations: (!meta.output_ids.is_empty()).then(|| meta.output_ids.clone()),
             alert_context: None,
             error: None,
+            unique: None,
+            create_alert: meta.create_alert,
             event: event.clone(),
         }
     }
@@ -270,6 +314,7 @@ fn truncate(text: String) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::metadata::DetectionKind;
     use super::*;
     use std::path::PathBuf;
 
@@ -289,6 +334,9 @@ mod tests {
             tags: vec![],
             reports: BTreeMap::new(),
             output_ids: vec![],
+            create_alert: true,
+            filters: None,
+            kind: DetectionKind::Rule,
             python_path: PathBuf::from("r.py"),
         }
     }
@@ -408,7 +456,11 @@ mod tests {
             class: "KeyError".into(),
             message: "'user'".into(),
             repr: "KeyError('user')".into(),
-            location: Some("r.py, line 2, in rule".into()),
+            location: Some(Box::new(Location {
+                text: Some("r.py, line 2, in rule".into()),
+                path: None,
+                line: Some(2),
+            })),
         };
         let outcome = RuleOutcome::failed(&meta(), &event(), &failure);
         assert_eq!(outcome.kind, OutcomeKind::Error);

@@ -1,53 +1,60 @@
 //! The embedded CPython side of a rule set: importing detections and calling them.
 //!
 //! ```text
-//!   Catalog (YAML) ──load()──▶ globals registered by GlobalID, each imported once
-//!                              rules imported as `corvid_rule_<n>_<stem>` ──▶ PythonRule
+//!   Catalog (YAML) ──load()──▶ globals registered by GlobalID, each imported afresh
+//!                              data models: paths parsed, Method modules imported
+//!                              detections imported as `corvid_rule_<n>_<stem>` ──▶ PythonRule
+//!                              (a file that does not import ──▶ LoadFailure; the rest load)
 //!   PythonRule ──matches(view)──▶ Ok(bool) | Err(PythonFailure)
 //!              ──auxiliaries(view)──▶ Auxiliaries (raw results, defaults applied in `outcome`)
 //! ```
 //!
-//! **Interpreter-wide state.** There is one interpreter per process, so a global helper
-//! is one entry of `sys.modules` for the whole process: loading a second rule set with
-//! a global of the same `GlobalID` replaces it for rules imported afterwards (rules
-//! already imported keep the module they bound). Loads are serialised by a lock taken
-//! in a way that cannot deadlock with the GIL. A `GlobalID` that would shadow another
-//! module (the standard library's `json`, an installed package) is refused.
+//! **Fresh on every load.** Each load compiles every file from its current text (no
+//! bytecode cache), imports each detection under a process-unique module name, and
+//! drops every global helper of earlier loads from `sys.modules` before importing the
+//! new ones, so `import <GlobalID>` in a newly loaded rule binds the new helper while
+//! rules of an older set keep the module objects they bound and keep working. Loads
+//! are serialised by a lock taken in a way that cannot deadlock with the GIL. A
+//! `GlobalID` that would shadow another module (the standard library's `json`, an
+//! installed package) is a load failure of that global.
 //!
-//! **Module names.** Each rule's file is imported under a process-unique name, so two
-//! rules whose files share a stem (or two loads of the same directory) never clash.
+//! **Timeouts.** Every call of a detection function is armed with the rule timeout (see
+//! `watchdog`); a call that runs longer is interrupted with `RuleTimeout` and fails.
 //!
 //! **Return types.** As in panther-core, a function returning the wrong type is a failure
-//! of that function (`FunctionReturnTypeError`): `rule` must return exactly a `bool`;
-//! `title`, `dedup`, `severity`, `description`, `reference` and `runbook` a `str`;
-//! `alert_context` a `Mapping`; `destinations` a `list` of `str` or `None`. A `severity`
-//! outside the five levels (and not `DEFAULT`) is an `AssertionError`.
+//! of that function (`FunctionReturnTypeError`): `rule`/`policy` must return exactly a
+//! `bool`; `title`, `dedup`, `severity`, `description`, `reference`, `runbook` and
+//! `unique` a `str`; `alert_context` a `Mapping`; `destinations` a `list` of `str` (or
+//! `bool`) or `None`. A `severity` outside the five levels (and not `DEFAULT`) is an
+//! `AssertionError`.
 
+use std::collections::HashMap;
 use std::ffi::CString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use pyo3::exceptions::PyAssertionError;
 use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, PyOnceLock};
-use pyo3::types::{PyBool, PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyType};
 
-use super::event_view::{mapping_type, EventView};
-use super::metadata::{Catalog, RuleMeta, Severity, TestSpec};
-use super::outcome::{Auxiliaries, PythonFailure, MAX_ALERT_CONTEXT_CHARS};
-use super::RuleLoadError;
+use super::event_view::{mapping_type, DataModel, EventView};
+use super::metadata::{Catalog, MappingSource, RuleMeta, Severity, TestSpec};
+use super::outcome::{Auxiliaries, Location, PythonFailure, MAX_ALERT_CONTEXT_CHARS};
+use super::{watchdog, LoadFailure, RuleLoadError};
 
 const SUPPORT_SOURCE: &str = include_str!("support.py");
 const SUPPORT_MODULE: &str = "corvid_rules_support";
 
 /// Serialises loads: they change `sys.modules` and the GlobalID finder.
 static LOADING: Mutex<()> = Mutex::new(());
-/// Makes rule module names unique within the process.
+/// Makes module names unique within the process.
 static MODULE_SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// Corvid's support module (`support.py`), created once per process.
-fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+pub(crate) fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static SUPPORT: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     SUPPORT
         .get_or_try_init(py, || {
@@ -59,6 +66,8 @@ fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
             module
                 .getattr("register_view_type")?
                 .call1((py.get_type::<EventView>(),))?;
+            let timeout = module.getattr("RuleTimeout")?.cast_into::<PyType>()?;
+            watchdog::set_timeout_class(timeout.unbind());
             Ok::<_, PyErr>(module.unbind())
         })
         .map(|module| module.bind(py))
@@ -70,14 +79,27 @@ pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> PythonFailure {
         support
             .getattr("describe")?
             .call1((err.value(py), err.traceback(py)))?
-            .extract::<(String, String, String, Option<String>)>()
+            .extract::<(
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<u32>,
+            )>()
     });
     match described {
-        Ok((class, message, repr, location)) => PythonFailure {
+        Ok((class, message, repr, text, path, line)) => PythonFailure {
             class,
             message,
             repr,
-            location,
+            location: (text.is_some() || path.is_some()).then(|| {
+                Box::new(Location {
+                    text,
+                    path: path.map(PathBuf::from),
+                    line,
+                })
+            }),
         },
         // str() or repr() of the exception itself raised: report what is certain.
         Err(_) => {
@@ -96,9 +118,9 @@ pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> PythonFailure {
     }
 }
 
-/// The functions a detection module defines; `rule` is mandatory.
+/// The functions a detection module defines; the matcher (`rule`/`policy`) is mandatory.
 struct RuleFunctions {
-    rule: Py<PyAny>,
+    matcher: Py<PyAny>,
     title: Option<Py<PyAny>>,
     dedup: Option<Py<PyAny>>,
     severity: Option<Py<PyAny>>,
@@ -107,27 +129,42 @@ struct RuleFunctions {
     reference: Option<Py<PyAny>>,
     runbook: Option<Py<PyAny>>,
     destinations: Option<Py<PyAny>>,
+    unique: Option<Py<PyAny>>,
 }
 
 /// A detection whose module is imported and ready to run.
 pub(crate) struct PythonRule {
     pub(crate) meta: RuleMeta,
     pub(crate) tests: Vec<TestSpec>,
+    /// The whole YAML, for `--filter`.
+    pub(crate) spec: serde_json::Value,
     module: Py<PyModule>,
     functions: RuleFunctions,
+    timeout: Duration,
 }
 
-/// Imports the globals and rules of `catalog`; disabled rules only when asked (tests).
+/// What one load produced.
+pub(crate) struct Loaded {
+    pub(crate) rules: Vec<PythonRule>,
+    /// Log type → its data model.
+    pub(crate) data_models: HashMap<String, Arc<DataModel>>,
+    pub(crate) failures: Vec<LoadFailure>,
+}
+
+/// Imports the globals, data models and detections of `catalog`. Disabled rules,
+/// scheduled rules and policies only when `everything` (unit tests).
 pub(crate) fn load(
     py: Python<'_>,
     catalog: Catalog,
-    include_disabled: bool,
-) -> Result<Vec<PythonRule>, RuleLoadError> {
+    everything: bool,
+    timeout: Duration,
+) -> Result<Loaded, RuleLoadError> {
     let support =
         support(py).map_err(|err| RuleLoadError::Runtime(describe(py, &err).to_string()))?;
     let _loading = LOADING
         .lock_py_attached(py)
         .unwrap_or_else(PoisonError::into_inner);
+    let mut failures = catalog.failures;
 
     let files = PyDict::new(py);
     for global in &catalog.globals {
@@ -140,58 +177,125 @@ pub(crate) fn load(
         .and_then(|register| register.call1((files,)))
         .and_then(|clashes| clashes.extract())
         .map_err(|err| RuleLoadError::Runtime(describe(py, &err).to_string()))?;
-    if let Some(global) = catalog
-        .globals
-        .iter()
-        .find(|global| clashes.contains(&global.id))
-    {
-        return Err(RuleLoadError::Invalid {
-            file: global.yaml_path.clone(),
-            reason: format!(
-                "GlobalID `{}` would shadow the Python module of that name",
-                global.id
-            ),
-        });
-    }
     for global in &catalog.globals {
-        py.import(global.id.as_str()).map_err(|err| {
-            let what = format!("global {}", global.id);
-            import_error(py, &global.python_path, &what, &err)
-        })?;
+        if clashes.contains(&global.id) {
+            failures.push(LoadFailure {
+                rule_id: global.id.clone(),
+                file: global.yaml_path.clone(),
+                line: None,
+                error_type: "SchemaError".to_string(),
+                message: format!(
+                    "GlobalID `{}` would shadow the Python module of that name",
+                    global.id
+                ),
+            });
+            continue;
+        }
+        // Imported now so that a broken helper is reported once, as itself; rules that
+        // import it fail with the same error.
+        if let Err(err) = py.import(global.id.as_str()) {
+            failures.push(import_failure(py, &global.id, &global.python_path, &err));
+        }
+    }
+
+    let mut data_models = HashMap::new();
+    for model in catalog.data_models {
+        let conflict = model
+            .log_types
+            .iter()
+            .find(|log_type| data_models.contains_key(*log_type));
+        if let Some(log_type) = conflict {
+            failures.push(LoadFailure {
+                rule_id: model.id.clone(),
+                file: model.yaml_path.clone(),
+                line: None,
+                error_type: "SchemaError".to_string(),
+                message: format!(
+                    "Conflicting Enabled LogType [{log_type}] in Data Model [{}]",
+                    model.id
+                ),
+            });
+            continue;
+        }
+        match data_model(py, support, &model) {
+            Ok(loaded) => {
+                let loaded = Arc::new(loaded);
+                for log_type in &model.log_types {
+                    data_models.insert(log_type.clone(), Arc::clone(&loaded));
+                }
+            }
+            Err(failure) => failures.push(*failure),
+        }
     }
 
     let mut rules = Vec::with_capacity(catalog.rules.len());
     for definition in catalog.rules {
-        if !definition.meta.enabled && !include_disabled {
+        let streaming = definition.meta.kind == super::metadata::DetectionKind::Rule;
+        if !(everything || definition.meta.enabled && streaming) {
             continue;
         }
-        let module = import_rule(py, support, &definition.meta)?;
-        let functions = rule_functions(&module, &definition.meta)?;
+        let module = match import_module(py, support, &definition.meta.python_path) {
+            Ok(module) => module,
+            Err(err) => {
+                failures.push(import_failure(
+                    py,
+                    &definition.meta.id,
+                    &definition.meta.python_path,
+                    &err,
+                ));
+                continue;
+            }
+        };
+        let functions = match rule_functions(&module, &definition.meta) {
+            Ok(functions) => functions,
+            Err(failure) => {
+                failures.push(*failure);
+                continue;
+            }
+        };
         rules.push(PythonRule {
             meta: definition.meta,
             tests: definition.tests,
+            spec: definition.spec,
             module: module.unbind(),
             functions,
+            timeout,
         });
     }
-    Ok(rules)
+    Ok(Loaded {
+        rules,
+        data_models,
+        failures,
+    })
 }
 
-fn import_error(py: Python<'_>, python: &Path, what: &str, err: &PyErr) -> RuleLoadError {
-    RuleLoadError::Import {
-        python: python.to_path_buf(),
-        what: what.to_string(),
-        reason: describe(py, err).to_string(),
+fn import_failure(py: Python<'_>, id: &str, python: &Path, err: &PyErr) -> LoadFailure {
+    let failure = describe(py, err);
+    // The line is only meaningful in the file at fault; a failure inside a helper the
+    // file imports names the helper.
+    let at = failure.location.as_deref();
+    let (file, line) = match at.and_then(|at| Some((at.path.clone()?, at.line?))) {
+        Some((path, line)) => (path, Some(line)),
+        None => (python.to_path_buf(), None),
+    };
+    LoadFailure {
+        rule_id: id.to_string(),
+        file,
+        line,
+        error_type: failure.class.clone(),
+        message: match failure.location_text() {
+            Some(location) => format!("{}: {location}", failure.message),
+            None => failure.message.clone(),
+        },
     }
 }
 
-fn import_rule<'py>(
+fn import_module<'py>(
     py: Python<'py>,
     support: &Bound<'py, PyModule>,
-    meta: &RuleMeta,
-) -> Result<Bound<'py, PyModule>, RuleLoadError> {
-    let stem: String = meta
-        .python_path
+    path: &Path,
+) -> PyResult<Bound<'py, PyModule>> {
+    let stem: String = path
         .file_stem()
         .map(|stem| stem.to_string_lossy())
         .unwrap_or_default()
@@ -200,34 +304,75 @@ fn import_rule<'py>(
         .collect();
     let serial = MODULE_SERIAL.fetch_add(1, Ordering::Relaxed);
     let name = format!("corvid_rule_{serial}_{stem}");
-    let what = format!("rule {}", meta.id);
-    support
-        .getattr("load_module")
-        .and_then(|load| load.call1((name, &meta.python_path)))
-        .and_then(|module| Ok(module.cast_into::<PyModule>()?))
-        .map_err(|err| import_error(py, &meta.python_path, &what, &err))
+    let _ = py;
+    Ok(support
+        .getattr("load_module")?
+        .call1((name, path))?
+        .cast_into::<PyModule>()?)
+}
+
+fn data_model(
+    py: Python<'_>,
+    support: &Bound<'_, PyModule>,
+    model: &super::metadata::DataModelDefinition,
+) -> Result<DataModel, Box<LoadFailure>> {
+    let module = match &model.python_path {
+        None => None,
+        Some(path) => Some(
+            import_module(py, support, path)
+                .map_err(|err| Box::new(import_failure(py, &model.id, path, &err)))?,
+        ),
+    };
+    let mut paths = HashMap::new();
+    let mut methods = HashMap::new();
+    for (name, source) in &model.mappings {
+        match source {
+            MappingSource::Path(path) => {
+                paths.insert(name.clone(), path.clone());
+            }
+            MappingSource::Method(method) => {
+                let function = module
+                    .as_ref()
+                    .and_then(|module| module.getattr(method.as_str()).ok())
+                    .filter(|function| function.is_callable());
+                let Some(function) = function else {
+                    return Err(Box::new(LoadFailure {
+                        rule_id: model.id.clone(),
+                        file: model.yaml_path.clone(),
+                        line: None,
+                        error_type: "AssertionError".to_string(),
+                        message: format!("DataModel is missing method named [{method}]"),
+                    }));
+                };
+                methods.insert(name.clone(), function.unbind());
+            }
+        }
+    }
+    Ok(DataModel {
+        id: model.id.clone(),
+        paths,
+        methods,
+    })
 }
 
 fn rule_functions(
     module: &Bound<'_, PyModule>,
     meta: &RuleMeta,
-) -> Result<RuleFunctions, RuleLoadError> {
-    let function = |name: &str| {
-        module
-            .getattr(name)
-            .ok()
-            .filter(|value| value.is_callable())
-            .map(Bound::unbind)
-    };
-    let Some(rule) = function("rule") else {
-        return Err(RuleLoadError::Import {
-            python: meta.python_path.clone(),
-            what: format!("rule {}", meta.id),
-            reason: "the module defines no callable `rule`".to_string(),
-        });
+) -> Result<RuleFunctions, Box<LoadFailure>> {
+    // Defined means present, as panther-core's hasattr(): calling a non-callable fails.
+    let function = |name: &str| module.getattr(name).ok().map(Bound::unbind);
+    let matcher_name = meta.kind.matcher();
+    let Some(matcher) = function(matcher_name) else {
+        return Err(Box::new(LoadFailure {
+            rule_id: meta.id.clone(),
+            file: meta.python_path.clone(),
+            line: None,
+            error_type: "AssertionError".to_string(),
+            message: format!("detection needs to have a method named '{matcher_name}'"),
+        }));
     };
     Ok(RuleFunctions {
-        rule,
+        matcher,
         title: function("title"),
         dedup: function("dedup"),
         severity: function("severity"),
@@ -236,6 +381,7 @@ fn rule_functions(
         reference: function("reference"),
         runbook: function("runbook"),
         destinations: function("destinations"),
+        unique: function("unique"),
     })
 }
 
@@ -244,26 +390,27 @@ impl PythonRule {
         self.module.bind(py)
     }
 
-    /// `rule(event)`, which must return exactly `True` or `False`.
+    /// `rule(event)` (`policy(resource)`), which must return exactly `True` or `False`.
     pub(crate) fn matches(
         &self,
         py: Python<'_>,
-        view: &Bound<'_, EventView>,
+        input: &Bound<'_, PyAny>,
     ) -> Result<bool, PythonFailure> {
-        let result = call(py, &self.functions.rule, view)?;
+        let name = self.meta.kind.matcher();
+        let result = self.call(py, &self.functions.matcher, name, input)?;
         match result.cast::<PyBool>() {
             Ok(flag) => Ok(flag.is_true()),
-            Err(_) => Err(self.wrong_type(py, "rule", &result, "bool")),
+            Err(_) => Err(self.wrong_type(py, name, &result, "bool")),
         }
     }
 
-    /// Every auxiliary function the rule defines, called on `view`.
-    pub(crate) fn auxiliaries(&self, py: Python<'_>, view: &Bound<'_, EventView>) -> Auxiliaries {
+    /// Every auxiliary function the rule defines, called on `input`.
+    pub(crate) fn auxiliaries(&self, py: Python<'_>, input: &Bound<'_, PyAny>) -> Auxiliaries {
         let functions = &self.functions;
         let text = |function: &Option<Py<PyAny>>, name: &str| {
             function
                 .as_ref()
-                .map(|function| self.call_for_text(py, function, name, view))
+                .map(|function| self.call_for_text(py, function, name, input))
         };
         Auxiliaries {
             title: text(&functions.title, "title"),
@@ -271,18 +418,62 @@ impl PythonRule {
             severity: functions
                 .severity
                 .as_ref()
-                .map(|function| self.severity(py, function, view)),
+                .map(|function| self.severity(py, function, input)),
             alert_context: functions
                 .alert_context
                 .as_ref()
-                .map(|function| self.alert_context(py, function, view)),
+                .map(|function| self.alert_context(py, function, input)),
             description: text(&functions.description, "description"),
             reference: text(&functions.reference, "reference"),
             runbook: text(&functions.runbook, "runbook"),
             destinations: functions
                 .destinations
                 .as_ref()
-                .map(|function| self.destinations(py, function, view)),
+                .map(|function| self.destinations(py, function, input)),
+            unique: text(&functions.unique, "unique"),
+        }
+    }
+
+    /// Calls `function(input)` under the rule timeout.
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        function: &Py<PyAny>,
+        name: &str,
+        input: &Bound<'py, PyAny>,
+    ) -> Result<Bound<'py, PyAny>, PythonFailure> {
+        let armed = watchdog::arm(self.timeout);
+        let result = function.bind(py).call1((input,));
+        if armed.disarm(py) {
+            let location = result
+                .as_ref()
+                .err()
+                .and_then(|err| describe(py, err).location_text().map(str::to_string));
+            return Err(self.timeout_failure(name, location));
+        }
+        result.map_err(|err| describe(py, &err))
+    }
+
+    fn timeout_failure(&self, function: &str, location: Option<String>) -> PythonFailure {
+        let file = self
+            .meta
+            .python_path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let message = format!(
+            "detection [{}] function [{function}] in {file} ran longer than the rule timeout of {:?} and was interrupted",
+            self.meta.id, self.timeout
+        );
+        PythonFailure {
+            class: "RuleTimeout".to_string(),
+            repr: format!("RuleTimeout({message:?})"),
+            message,
+            location: Some(Box::new(Location {
+                text: location,
+                path: Some(self.meta.python_path.clone()),
+                line: None,
+            })),
         }
     }
 
@@ -291,9 +482,9 @@ impl PythonRule {
         py: Python<'_>,
         function: &Py<PyAny>,
         name: &str,
-        view: &Bound<'_, EventView>,
+        input: &Bound<'_, PyAny>,
     ) -> Result<String, PythonFailure> {
-        let result = call(py, function, view)?;
+        let result = self.call(py, function, name, input)?;
         let Ok(text) = result.cast::<PyString>() else {
             return Err(self.wrong_type(py, name, &result, "str"));
         };
@@ -306,10 +497,10 @@ impl PythonRule {
         &self,
         py: Python<'_>,
         function: &Py<PyAny>,
-        view: &Bound<'_, EventView>,
+        input: &Bound<'_, PyAny>,
     ) -> Result<Option<Severity>, PythonFailure> {
         let severity = self
-            .call_for_text(py, function, "severity", view)?
+            .call_for_text(py, function, "severity", input)?
             .to_uppercase();
         if severity == "DEFAULT" {
             return Ok(None);
@@ -330,9 +521,9 @@ impl PythonRule {
         &self,
         py: Python<'_>,
         function: &Py<PyAny>,
-        view: &Bound<'_, EventView>,
+        input: &Bound<'_, PyAny>,
     ) -> Result<String, PythonFailure> {
-        let result = call(py, function, view)?;
+        let result = self.call(py, function, "alert_context", input)?;
         let is_mapping = mapping_type(py)
             .and_then(|mapping| result.is_instance(mapping))
             .map_err(|err| describe(py, &err))?;
@@ -358,9 +549,9 @@ impl PythonRule {
         &self,
         py: Python<'_>,
         function: &Py<PyAny>,
-        view: &Bound<'_, EventView>,
+        input: &Bound<'_, PyAny>,
     ) -> Result<Option<Vec<String>>, PythonFailure> {
-        let result = call(py, function, view)?;
+        let result = self.call(py, function, "destinations", input)?;
         if result.is_none() {
             return Ok(None);
         }
@@ -369,10 +560,14 @@ impl PythonRule {
         };
         let mut names = Vec::with_capacity(list.len());
         for item in list.iter() {
-            let Ok(name) = item.cast::<PyString>() else {
-                return Err(self.wrong_type(py, "destinations", &item, "list of str"));
-            };
-            names.push(name.to_str().map_err(|err| describe(py, &err))?.to_string());
+            if let Ok(name) = item.cast::<PyString>() {
+                names.push(name.to_str().map_err(|err| describe(py, &err))?.to_string());
+            } else if let Ok(flag) = item.cast::<PyBool>() {
+                // panther-core accepts booleans; they name no destination.
+                names.push(if flag.is_true() { "True" } else { "False" }.to_string());
+            } else {
+                return Err(self.wrong_type(py, "destinations", &result, "list"));
+            }
         }
         Ok(Some(names))
     }
@@ -404,17 +599,6 @@ impl PythonRule {
             .unwrap_or_else(|err| err);
         describe(py, &err)
     }
-}
-
-fn call<'py>(
-    py: Python<'py>,
-    function: &Py<PyAny>,
-    view: &Bound<'py, EventView>,
-) -> Result<Bound<'py, PyAny>, PythonFailure> {
-    function
-        .bind(py)
-        .call1((view,))
-        .map_err(|err| describe(py, &err))
 }
 
 /// One unit test's isolation: its `Mocks` patched onto the detection module and its

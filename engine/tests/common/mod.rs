@@ -225,7 +225,7 @@ pub fn write_config(dir: &Path, run: &str, rules: Option<&Path>, extra: &str) ->
     std::fs::write(
         &config,
         format!(
-            "kafka:\n  brokers: {}\ntopics:\n  raw: {run}.raw\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  events: {run}.events\n  partitions: 3\nrules_dir: {}\nstate_dir: {}\nworkers: 2\nepoch_ms: 200\n{extra}",
+            "kafka:\n  brokers: {}\ntopics:\n  raw: {run}.raw\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  events: {run}.events\n  rule_errors: {run}.rule-errors\n  partitions: 3\nrules_dir: {}\nstate_dir: {}\nworkers: 2\nepoch_ms: 200\n{extra}",
             brokers(),
             rules.display(),
             dir.join("data").display()

@@ -1,0 +1,5 @@
+import corvid_no_such_helper
+
+
+def rule(event):
+    return True

@@ -1,0 +1,6 @@
+def policy(resource):
+    return resource["ok"]
+
+
+def title(resource):
+    raise RuntimeError("no title")
