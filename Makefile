@@ -29,3 +29,19 @@ kafka-down:
 EVENTS ?= 100000
 loadtest:
 	EVENTS=$(EVENTS) scripts/loadtest.sh
+
+## venv: .venv with panther-analysis-tool and panther-core from PyPI, as pinned in requirements-dev.txt
+PYTHON ?= python3
+.PHONY: venv rules-compat
+venv:
+	PYTHON=$(PYTHON) scripts/rules-compat/venv.sh
+
+## rules-compat: `corvid rules test` vs `pat test` on rules/ and engine/tests/rule_corpus/*, per-test verdicts diffed as a table
+rules-compat: venv
+	scripts/rules-compat.sh
+
+## rules-bench: `corvid loadtest rules`: panther-core vs Corvid's dataflow on EVENTS CloudTrail events and loadtest/rules/cloudtrail
+RULES_BENCH_ROUNDS ?= 2
+.PHONY: rules-bench
+rules-bench: venv
+	$(CARGO) run --release -p corvid-engine --bin corvid -- loadtest rules --events $(EVENTS) --rounds $(RULES_BENCH_ROUNDS)
