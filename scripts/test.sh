@@ -13,4 +13,6 @@ registry_ensure_up
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# pat and corvid must agree on every test verdict of every corpus (venv from PyPI).
+make --no-print-directory rules-compat
 cargo run -q --bin corvid -- rules test rules
