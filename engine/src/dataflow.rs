@@ -186,13 +186,13 @@ fn run_worker(
 }
 
 /// A stream of events and the stream of dead letters beside it.
-type Parsed<'scope> = (
+pub type Parsed<'scope> = (
     Stream<'scope, Epoch, Vec<Event>>,
     Stream<'scope, Epoch, Vec<Box<DeadLetter>>>,
 );
 
 /// Classifies raw records; splits events from dead letters.
-fn parse<'scope>(
+pub fn parse<'scope>(
     raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>,
     registry: Arc<LogTypeRegistry>,
     avro: Option<Arc<AvroDecoding>>,

@@ -7,6 +7,7 @@
 //! in `dataflow` and configured by `config`.
 
 pub mod alerts;
+pub mod benchmarks;
 pub mod config;
 pub mod dataflow;
 pub mod evaluate;

@@ -13,15 +13,15 @@ use clap::{Args, Parser, Subcommand};
 use corvid_connectors::file::{send_file, FileSourceConfig};
 use corvid_connectors::raw_record::SourceMeta;
 use corvid_engine::alerts::tail::{tail, TailOptions};
+use corvid_engine::benchmarks;
 use corvid_engine::config::EngineConfig;
 use corvid_engine::dataflow::{run, RunOptions};
 use corvid_engine::parse::avro::AvroDecoding;
 use corvid_engine::parse::stdin::{print_parsed, LineSource};
-use corvid_engine::parse::{Classifier, LogTypeRegistry, ParseOutcome};
-use corvid_engine::source::RawRecord;
+use corvid_engine::parse::{Classifier, LogTypeRegistry};
 use corvid_loadtest::generator::{generate, GeneratorSpec};
 use corvid_loadtest::harness::{self, HarnessConfig};
-use corvid_loadtest::parse_bench;
+use corvid_loadtest::rules_bench;
 
 /// Corvid: a self-hosted streaming SIEM detection engine.
 #[derive(Parser)]
@@ -173,6 +173,10 @@ struct TailArgs {
 
 #[derive(Args)]
 struct LoadtestArgs {
+    /// `rules`: the rules benchmark (no Kafka): panther-core and Corvid's dataflow on the
+    /// same `--events` CloudTrail events and benchmark rules; events/s for both, the ratio.
+    #[arg(value_parser = ["rules"])]
+    bench: Option<String>,
     #[command(flatten)]
     config: ConfigArg,
     /// Lines to generate.
@@ -356,41 +360,22 @@ fn tail_alerts(args: TailArgs) -> Result<ExitCode> {
 }
 
 fn parse_benchmark(args: &LoadtestArgs) -> Result<ExitCode> {
-    let registry = Arc::new(LogTypeRegistry::builtin()?);
-    let corpora = parse_bench::corpora(usize::try_from(args.events)?);
-    if let Some(missing) = corpora.iter().find(|c| registry.get(c.log_type).is_none()) {
-        bail!("log type {} is not built in", missing.log_type);
-    }
-    let parse_time = chrono::Utc::now();
-    let results = parse_bench::run(&corpora, args.rounds, &mut |corpus| {
-        let mut classifier = Classifier::new(Arc::clone(&registry));
-        let mut record = RawRecord {
-            topic: "bench".into(),
-            partition: 0,
-            offset: 0,
-            stream: "bench".into(),
-            meta: SourceMeta {
-                source_id: "bench".into(),
-                source_label: "bench".into(),
-                log_types: vec![corpus.log_type.to_owned()],
-            },
-            payload: Vec::new(),
-        };
-        let mut events = 0;
-        for (offset, line) in corpus.lines.iter().enumerate() {
-            record.offset = offset as i64;
-            record.payload.clone_from(line);
-            events += classifier
-                .classify(&record, parse_time)
-                .iter()
-                .filter(|outcome| matches!(outcome, ParseOutcome::Event(_)))
-                .count() as u64;
-        }
-        events
-    });
-    print!("{}", parse_bench::render(&results));
-    let complete = results.iter().all(|r| r.events + 1 >= r.lines as u64);
+    let (report, complete) = benchmarks::parse(usize::try_from(args.events)?, args.rounds)?;
+    print!("{report}");
     Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn rules_benchmark(args: &LoadtestArgs) -> Result<ExitCode> {
+    let mut options =
+        rules_bench::Options::new(usize::try_from(args.events)?, args.seed, args.rounds);
+    options.keep_events = args.write_to.clone();
+    let report = benchmarks::rules(&options)?;
+    print!("{}", report.render());
+    Ok(if report.consistent() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -400,6 +385,9 @@ fn parse_benchmark(args: &LoadtestArgs) -> Result<ExitCode> {
 fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
     if args.parse {
         return parse_benchmark(&args);
+    }
+    if args.bench.as_deref() == Some("rules") {
+        return rules_benchmark(&args);
     }
     let config = args.config.load()?;
     if args.planted == 0 || args.events == 0 || args.streams == 0 {

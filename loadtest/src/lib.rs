@@ -11,3 +11,4 @@
 pub mod generator;
 pub mod harness;
 pub mod parse_bench;
+pub mod rules_bench;

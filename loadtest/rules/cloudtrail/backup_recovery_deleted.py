@@ -1,0 +1,23 @@
+"""Backups were deleted: recovery points, a vault, or a backup plan."""
+
+from aws_bench_helpers import actor_name, aws_rule_context, is_success
+
+EVENT_NAMES = {"DeleteBackupPlan", "DeleteBackupVault", "DeleteRecoveryPoint", "PutBackupVaultAccessPolicy"}
+
+
+def rule(event):
+    if event.get("eventSource") != "backup.amazonaws.com":
+        return False
+    if event.get("eventName") not in EVENT_NAMES:
+        return False
+    if not is_success(event):
+        return False
+    return True
+
+
+def title(event):
+    return f"Backups deleted with [{event.get('eventName')}] by [{actor_name(event)}]"
+
+
+def alert_context(event):
+    return aws_rule_context(event)

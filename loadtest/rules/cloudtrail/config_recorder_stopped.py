@@ -1,0 +1,23 @@
+"""AWS Config recording was stopped or its recorder or delivery channel deleted."""
+
+from aws_bench_helpers import actor_name, aws_rule_context, is_success
+
+EVENT_NAMES = {"DeleteConfigurationRecorder", "DeleteDeliveryChannel", "StopConfigurationRecorder"}
+
+
+def rule(event):
+    if event.get("eventSource") != "config.amazonaws.com":
+        return False
+    if event.get("eventName") not in EVENT_NAMES:
+        return False
+    if not is_success(event):
+        return False
+    return True
+
+
+def title(event):
+    return f"AWS Config stopped with [{event.get('eventName')}] by [{actor_name(event)}]"
+
+
+def alert_context(event):
+    return aws_rule_context(event)

@@ -1,0 +1,23 @@
+"""An SSH key pair was imported or created."""
+
+from aws_bench_helpers import actor_name, aws_rule_context, is_success
+
+EVENT_NAMES = {"CreateKeyPair", "ImportKeyPair"}
+
+
+def rule(event):
+    if event.get("eventSource") != "ec2.amazonaws.com":
+        return False
+    if event.get("eventName") not in EVENT_NAMES:
+        return False
+    if not is_success(event):
+        return False
+    return True
+
+
+def title(event):
+    return f"Key pair [{event.deep_get('requestParameters', 'keyName')}] added by [{actor_name(event)}]"
+
+
+def alert_context(event):
+    return aws_rule_context(event)

@@ -1,0 +1,23 @@
+"""A SAML or OIDC identity provider was created, changed or deleted."""
+
+from aws_bench_helpers import actor_name, aws_rule_context, is_success
+
+EVENT_NAMES = {"CreateOpenIDConnectProvider", "CreateSAMLProvider", "DeleteOpenIDConnectProvider", "DeleteSAMLProvider", "UpdateSAMLProvider"}
+
+
+def rule(event):
+    if event.get("eventSource") != "iam.amazonaws.com":
+        return False
+    if event.get("eventName") not in EVENT_NAMES:
+        return False
+    if not is_success(event):
+        return False
+    return True
+
+
+def title(event):
+    return f"Identity provider changed with [{event.get('eventName')}] by [{actor_name(event)}]"
+
+
+def alert_context(event):
+    return aws_rule_context(event)
