@@ -257,6 +257,29 @@ impl TestSpec {
     }
 }
 
+/// The test-entry rules pat's schema enforces: a rule's test carries a `Log`, and a
+/// mock's `returnValue` is a string or a boolean. pat refuses the whole detection
+/// otherwise, so Corvid does too (same verdicts from both tools).
+fn check_tests(tests: &[TestSpec], needs_log: bool) -> Result<(), String> {
+    for test in tests {
+        if needs_log && test.log.is_none() {
+            return Err(format!("Tests: test {:?} has no Log", test.name));
+        }
+        if let Some(mock) = test.mocks.iter().find(|mock| {
+            !matches!(
+                mock.return_value,
+                serde_json::Value::String(_) | serde_json::Value::Bool(_)
+            )
+        }) {
+            return Err(format!(
+                "Tests: test {:?}: Mocks returnValue of {} must be a string or a boolean",
+                test.name, mock.object_name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `Mocks: [{objectName, returnValue}]`: a module-level name replaced for one test.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -687,6 +710,7 @@ fn rule_definition(
     let Some(filename) = spec.filename.as_deref() else {
         return Err(invalid("no Filename".to_string()));
     };
+    check_tests(&spec.tests, kind != DetectionKind::Policy).map_err(invalid)?;
     let filters = match &spec.inline_filters {
         None => None,
         Some(value) => Some(
@@ -939,6 +963,26 @@ mod tests {
             &format!("{RULE}Tests:\n  - Name: t\n    ExpectedResult: true\n    Logg: {{}}\n"),
         );
         assert!(only_failure(dir.path()).message.contains("Logg"));
+    }
+
+    #[test]
+    fn tests_without_log_or_with_non_string_mocks_are_refused_as_pat_does() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "r.py", "def rule(e):\n    return True\n");
+        write(
+            dir.path(),
+            "r.yml",
+            &format!("{RULE}Tests:\n  - Name: t\n    ExpectedResult: true\n"),
+        );
+        assert!(only_failure(dir.path()).message.contains("has no Log"));
+        write(
+            dir.path(),
+            "r.yml",
+            &format!("{RULE}Tests:\n  - Name: t\n    ExpectedResult: true\n    Log: {{}}\n    Mocks:\n      - {{ objectName: x, returnValue: 5 }}\n"),
+        );
+        assert!(only_failure(dir.path())
+            .message
+            .contains("string or a boolean"));
     }
 
     #[test]
