@@ -21,15 +21,11 @@ port=9092
 
 log() { echo "kafka.sh: $*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+service=broker
+# shellcheck source=scripts/service-lib.sh
+source "$(dirname "$0")/service-lib.sh"
 
-our_pid() {
-  [[ -f $pidfile ]] || return 1
-  local pid
-  pid=$(cat "$pidfile")
-  kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
+
 
 fetch() {
   [[ -f $libs/.complete ]] && return 0
@@ -84,27 +80,4 @@ up() {
   exit 1
 }
 
-down() {
-  local pid
-  if ! pid=$(our_pid); then
-    rm -f "$pidfile"
-    log "not running"
-    return 0
-  fi
-  kill "$pid"
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; log "stopped"; return 0; }
-    sleep 0.5
-  done
-  log "broker ignored SIGTERM for 30 s; killing it"
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
-
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) our_pid >/dev/null ;;
-  fetch) fetch ;;
-  *) echo "usage: $0 up|down|status|fetch" >&2; exit 2 ;;
-esac
+dispatch "$@"
