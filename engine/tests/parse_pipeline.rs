@@ -103,11 +103,7 @@ fn ten_thousand_fuzzed_records_are_all_parsed_or_dead_lettered() {
     );
 
     let mut dead = TopicReader::new(&format!("{run}.dead"));
-    let deadline = std::time::Instant::now() + common::WAIT;
-    while (dead.records.len() as u64) < counts.dead && std::time::Instant::now() < deadline {
-        dead.poll_for(Duration::from_millis(500));
-    }
-    dead.poll_for(Duration::from_millis(500));
+    dead.read_at_least(counts.dead as usize);
     assert_eq!(
         dead.records.len() as u64,
         counts.dead,
@@ -147,14 +143,7 @@ fn a_custom_schema_dropped_into_the_directory_is_used_after_a_restart() {
     let lines = "2026-11-27 20:01:02,alice,203.0.113.7\n2026-11-27 20:02:03,bob,198.51.100.9\n";
     let log = dir.path().join("vpn.log");
     std::fs::write(&log, lines).expect("log file");
-    let status = common::corvid()
-        .args(["connect", "file", "--path"])
-        .arg(&log)
-        .args(["--topic", &format!("{run}.raw"), "--brokers", &brokers()])
-        .args(["--source-id", "vpn", "--log-types", "Custom.Vpn"])
-        .status()
-        .expect("connect file");
-    assert!(status.success());
+    common::connect_file(&log, &format!("{run}.raw"), "vpn", "Custom.Vpn");
 
     // Without the schema the engine does not know the log type: both lines are dead letters.
     let before = summary(&run_to_end(&config));
@@ -227,14 +216,7 @@ fn a_cloudtrail_envelope_of_a_thousand_records_yields_a_thousand_events() {
         serde_json::json!({ "Records": records }).to_string() + "\n",
     )
     .expect("write file");
-    let status = common::corvid()
-        .args(["connect", "file", "--path"])
-        .arg(&file)
-        .args(["--topic", &format!("{run}.raw"), "--brokers", &brokers()])
-        .args(["--source-id", "cloudtrail", "--log-types", "AWS.CloudTrail"])
-        .status()
-        .expect("connect file");
-    assert!(status.success());
+    common::connect_file(&file, &format!("{run}.raw"), "cloudtrail", "AWS.CloudTrail");
 
     let counts = summary(&run_to_end(&config));
     assert_eq!(
@@ -244,11 +226,7 @@ fn a_cloudtrail_envelope_of_a_thousand_records_yields_a_thousand_events() {
     );
 
     let mut events = TopicReader::new(&format!("{run}.events"));
-    let deadline = std::time::Instant::now() + common::WAIT;
-    while events.records.len() < 1000 && std::time::Instant::now() < deadline {
-        events.poll_for(Duration::from_millis(500));
-    }
-    events.poll_for(Duration::from_millis(500));
+    events.read_at_least(1000);
     assert_eq!(events.records.len(), 1000);
     let mut row_ids = std::collections::BTreeSet::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -333,9 +311,7 @@ fn vpc_flow_streams_with_different_headers_interleaved_in_one_partition_keep_the
         "{counts:?}"
     );
     let mut events = TopicReader::new(&format!("{run}.events"));
-    while events.records.len() < 4 {
-        events.poll_for(Duration::from_millis(500));
-    }
+    events.read_at_least(4);
     let mut by_src: Vec<Value> = events
         .records
         .iter()
@@ -467,10 +443,7 @@ fn confluent_framed_avro_records_are_decoded_through_the_registry() {
     );
 
     let mut alerts = TopicReader::new(&format!("{run}.alerts"));
-    while alerts.records.is_empty() {
-        alerts.poll_for(Duration::from_millis(500));
-    }
-    alerts.poll_for(Duration::from_millis(500));
+    alerts.read_at_least(1);
     assert_eq!(
         alerts.records.len(),
         1,
@@ -485,9 +458,7 @@ fn confluent_framed_avro_records_are_decoded_through_the_registry() {
     );
 
     let mut dead = TopicReader::new(&format!("{run}.dead"));
-    while dead.records.is_empty() {
-        dead.poll_for(Duration::from_millis(500));
-    }
+    dead.read_at_least(1);
     let (_, payload, headers) = &dead.records[0];
     assert_eq!(payload, &unknown, "the dead letter keeps the framed bytes");
     assert!(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{brokers, corvid, login, unique, write_config, Engine, TopicReader};
+use common::{connect_file, login, unique, write_config, write_lines, Engine, TopicReader};
 use serde_json::Value;
 
 /// The newest version of each alert, by key.
@@ -20,23 +20,12 @@ fn latest(alerts: &[(String, Value)]) -> BTreeMap<String, Value> {
 }
 
 fn send_file(dir: &Path, name: &str, topic: &str, lines: &[String]) {
-    let path = dir.join(name);
-    std::fs::write(&path, lines.join("\n") + "\n").expect("write log file");
-    let status = corvid()
-        .args(["connect", "file", "--path"])
-        .arg(&path)
-        .args(["--topic", topic, "--brokers", &brokers()])
-        .args([
-            "--source-id",
-            "it-osquery",
-            "--source-label",
-            "IT osquery",
-            "--log-types",
-            "Osquery.Differential",
-        ])
-        .status()
-        .expect("run corvid connect file");
-    assert!(status.success(), "connect file failed: {status}");
+    connect_file(
+        &write_lines(dir, name, lines),
+        topic,
+        "it-osquery",
+        "Osquery.Differential",
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{brokers, corvid, login, repo_root, unique, write_config, Engine, TopicReader, WAIT};
+use common::{
+    connect_file, login, repo_root, unique, write_config, write_lines, Engine, TopicReader, WAIT,
+};
 use serde_json::Value;
 
 fn write_rule(dir: &Path, id: &str, python: &str) {
@@ -21,21 +23,12 @@ fn write_rule(dir: &Path, id: &str, python: &str) {
 }
 
 fn send(dir: &Path, name: &str, topic: &str, lines: &[String]) {
-    let path = dir.join(name);
-    std::fs::write(&path, lines.join("\n") + "\n").expect("log file");
-    let status = corvid()
-        .args(["connect", "file", "--path"])
-        .arg(&path)
-        .args(["--topic", topic, "--brokers", &brokers()])
-        .args([
-            "--source-id",
-            "it-rules",
-            "--log-types",
-            "Osquery.Differential",
-        ])
-        .status()
-        .expect("connect file");
-    assert!(status.success());
+    connect_file(
+        &write_lines(dir, name, lines),
+        topic,
+        "it-rules",
+        "Osquery.Differential",
+    );
 }
 
 fn alerts(reader: &TopicReader) -> Vec<Value> {

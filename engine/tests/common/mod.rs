@@ -202,6 +202,16 @@ impl TopicReader {
         }
     }
 
+    /// Polls until at least `count` records were read (or [`WAIT`] passed), then a
+    /// little longer so that a surplus would show.
+    pub fn read_at_least(&mut self, count: usize) {
+        let deadline = Instant::now() + WAIT;
+        while self.records.len() < count && Instant::now() < deadline {
+            self.poll_for(Duration::from_millis(300));
+        }
+        self.poll_for(Duration::from_millis(500));
+    }
+
     pub fn alerts(&self) -> Vec<(String, Value)> {
         self.records
             .iter()
@@ -280,4 +290,29 @@ pub fn summary(stderr: &str) -> Summary {
         events: number(" events,"),
         dead: number(" dead letters"),
     }
+}
+
+/// Writes `lines` to `dir/name`, one per line.
+pub fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write log file");
+    path
+}
+
+/// Sends a file through `corvid connect file` and waits for its acknowledgement.
+pub fn connect_file(path: &Path, topic: &str, source_id: &str, log_types: &str) {
+    let status = corvid()
+        .args(["connect", "file", "--path"])
+        .arg(path)
+        .args(["--topic", topic, "--brokers", &brokers()])
+        .args([
+            "--source-id",
+            source_id,
+            "--source-label",
+            &format!("{source_id} label"),
+        ])
+        .args(["--log-types", log_types])
+        .status()
+        .expect("run corvid connect file");
+    assert!(status.success(), "connect file failed: {status}");
 }
