@@ -1,10 +1,12 @@
 //! Corvid's detection engine: one timely dataflow from raw Kafka records to alerts.
 //!
 //! The modules follow the data:
-//! `source` (owned Kafka partitions, ingest epochs) → `parse` (classification, `p_` fields,
-//! dead letters) → `rules` (Panther-format Python detections) → `alerts` (dedup windows,
-//! thresholds, alert identity) → `sinks` (alerts and dead-letter topics), wired together
-//! in `dataflow` and configured by `config`.
+//! `source` (owned Kafka partitions, ingest epochs) → `parse` (log type schemas,
+//! classification, `p_` fields, dead letters) → `evaluate` (the rules operator, hot
+//! reload) running `rules` (Panther-format Python detections) → `alerts` (dedup windows,
+//! thresholds, alert identity) → `sinks` (alerts, dead letters, rule errors, events),
+//! wired together in `dataflow` and configured by `config`. `benchmarks` is the engine's
+//! side of the benchmarks in `loadtest/`.
 
 pub mod alerts;
 pub mod benchmarks;
