@@ -23,10 +23,12 @@ use crate::source::RawRecord;
 /// Classifies raw records of many sources and streams; one per worker.
 pub struct Classifier {
     registry: Arc<LogTypeRegistry>,
-    /// Per (source id, declared log types): the known log types in the order to try them.
-    order: HashMap<(String, Vec<String>), Vec<Arc<LogTypeParser>>>,
-    /// Per (stream, log type): that parser's state for that stream.
-    states: HashMap<(String, String), Value>,
+    /// Per source id, per declared log types: the known log types in the order to try
+    /// them. Nested so that a lookup borrows the record's strings instead of copying them.
+    order: HashMap<String, HashMap<Vec<String>, Vec<Arc<LogTypeParser>>>>,
+    /// Per stream, per log type: that parser's state for that stream (only parsers that
+    /// keep state have entries).
+    states: HashMap<String, HashMap<String, Value>>,
     /// Decodes Confluent-framed Avro records, when a schema registry is configured.
     avro: Option<Arc<AvroDecoding>>,
 }
@@ -49,16 +51,29 @@ impl Classifier {
 
     /// Parses one raw record into events, or a dead letter with every parser's reason.
     pub fn classify(&mut self, record: &RawRecord, parse_time: DateTime<Utc>) -> Vec<ParseOutcome> {
-        let key = (record.meta.source_id.clone(), record.meta.log_types.clone());
-        let registry = &self.registry;
-        let order = self.order.entry(key).or_insert_with(|| {
-            record
-                .meta
+        let meta = &record.meta;
+        if !self
+            .order
+            .get(meta.source_id.as_str())
+            .is_some_and(|by_types| by_types.contains_key(meta.log_types.as_slice()))
+        {
+            let known = meta
                 .log_types
                 .iter()
-                .filter_map(|name| registry.get(name).cloned())
-                .collect()
-        });
+                .filter_map(|name| self.registry.get(name).cloned())
+                .collect();
+            self.order
+                .entry(meta.source_id.clone())
+                .or_default()
+                .insert(meta.log_types.clone(), known);
+        }
+        let Some(order) = self
+            .order
+            .get_mut(meta.source_id.as_str())
+            .and_then(|by_types| by_types.get_mut(meta.log_types.as_slice()))
+        else {
+            unreachable!("the order for this source and its log types was inserted just above");
+        };
         if order.is_empty() {
             let declared = if record.meta.log_types.is_empty() {
                 "none".to_owned()
@@ -92,11 +107,16 @@ impl Classifier {
         let mut reasons = Vec::with_capacity(order.len());
         for position in 0..order.len() {
             let parser = Arc::clone(&order[position]);
-            let state_key = (record.stream.clone(), parser.name().to_owned());
-            let mut state = self.states.remove(&state_key);
+            let mut state = self
+                .states
+                .get_mut(record.stream.as_str())
+                .and_then(|by_type| by_type.remove(parser.name()));
             let result = parser.parse(payload, &mut state, &ParseContext { parse_time });
             if let Some(state) = state {
-                self.states.insert(state_key, state);
+                self.states
+                    .entry(record.stream.clone())
+                    .or_default()
+                    .insert(parser.name().to_owned(), state);
             }
             match result {
                 Ok(parsed) => {
