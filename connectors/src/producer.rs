@@ -78,6 +78,9 @@ impl ProducerContext for TallyContext {
     }
 }
 
+/// The largest record Corvid produces, in bytes (16 MiB).
+pub const MAX_RECORD_BYTES: &str = "16777216";
+
 /// Producer settings every Corvid producer shares: idempotent, ordered, compressed.
 pub fn producer_config(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -86,7 +89,10 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", "60000");
+        .set("message.timeout.ms", "60000")
+        // One record may be a whole CloudTrail envelope; the brokers we start accept
+        // the same size (scripts/kafka/server.properties).
+        .set("message.max.bytes", MAX_RECORD_BYTES);
     config
 }
 

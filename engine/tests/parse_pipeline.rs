@@ -189,10 +189,21 @@ fn a_custom_schema_dropped_into_the_directory_is_used_after_a_restart() {
 
 #[test]
 fn a_cloudtrail_envelope_of_a_thousand_records_yields_a_thousand_events() {
+    cloudtrail_envelope_through_the_pipeline(1000);
+}
+
+#[test]
+fn a_cloudtrail_envelope_of_several_megabytes_passes_through_as_one_record() {
+    cloudtrail_envelope_through_the_pipeline(6000);
+}
+
+/// One `{"Records": [n]}` line through the file connector and the engine: n events,
+/// each with its own event time and AWS indicators.
+fn cloudtrail_envelope_through_the_pipeline(n: usize) {
     let run = unique("it-cloudtrail");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), &run, None, "");
-    let records: Vec<Value> = (0..1000)
+    let records: Vec<Value> = (0..n)
         .map(|i| {
             let mut record: Value = serde_json::from_str(CLOUDTRAIL).expect("seed");
             record["eventTime"] = Value::from(format!(
@@ -221,13 +232,13 @@ fn a_cloudtrail_envelope_of_a_thousand_records_yields_a_thousand_events() {
     let counts = summary(&run_to_end(&config));
     assert_eq!(
         (counts.read, counts.parsed, counts.events, counts.dead),
-        (1, 1, 1000, 0),
+        (1, 1, n as u64, 0),
         "{counts:?}"
     );
 
     let mut events = TopicReader::new(&format!("{run}.events"));
-    events.read_at_least(1000);
-    assert_eq!(events.records.len(), 1000);
+    events.read_at_least(n);
+    assert_eq!(events.records.len(), n);
     let mut row_ids = std::collections::BTreeSet::new();
     let mut seen = std::collections::BTreeSet::new();
     for (key, payload, _) in &events.records {
@@ -265,8 +276,8 @@ fn a_cloudtrail_envelope_of_a_thousand_records_yields_a_thousand_events() {
             serde_json::json!([format!("198.51.100.{}", i % 250 + 1)])
         );
     }
-    assert_eq!(row_ids.len(), 1000, "every event has its own row id");
-    assert_eq!(seen.len(), 1000, "every record became exactly one event");
+    assert_eq!(row_ids.len(), n, "every event has its own row id");
+    assert_eq!(seen.len(), n, "every record became exactly one event");
 }
 
 #[test]
