@@ -132,10 +132,6 @@ impl NativeParser for GuardDuty {
 struct VpcDns;
 
 impl NativeParser for VpcDns {
-    fn split(&self, line: &[u8], _state: &mut Option<Value>, _context: &ParseContext) -> Records {
-        Ok(vec![json_object(line)?])
-    }
-
     fn extra_indicators(&self, framed: &Map<String, Value>, found: &mut Indicators) {
         if let Some(Value::String(name)) = framed.get("query_name") {
             found.scan(Scanner::Domain, name);

@@ -32,13 +32,16 @@ pub struct ParseContext {
 /// Frames raw records of one native log type.
 pub trait NativeParser: Send + Sync + std::fmt::Debug {
     /// Turns one raw record into zero or more JSON objects for the schema to normalize.
-    /// Must leave `state` untouched when it refuses the record.
+    /// Must leave `state` untouched when it refuses the record. By default one JSON
+    /// object a line, for parsers that only add [`NativeParser::extra_indicators`].
     fn split(
         &self,
         line: &[u8],
-        state: &mut Option<Value>,
-        context: &ParseContext,
-    ) -> Result<Vec<Map<String, Value>>, ParseRefusal>;
+        _state: &mut Option<Value>,
+        _context: &ParseContext,
+    ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
+        Ok(vec![json_object(line)?])
+    }
 
     /// Indicators a schema's per-field scanners cannot express, because they depend on
     /// more than one field (a DNS answer is an IP or a name according to its record

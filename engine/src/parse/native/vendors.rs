@@ -34,15 +34,6 @@ pub fn lookup(name: &str) -> Option<Box<dyn NativeParser>> {
 struct ZeekDns;
 
 impl NativeParser for ZeekDns {
-    fn split(
-        &self,
-        line: &[u8],
-        _state: &mut Option<Value>,
-        _context: &ParseContext,
-    ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
-        Ok(vec![json_object(line)?])
-    }
-
     fn extra_indicators(&self, framed: &Map<String, Value>, found: &mut Indicators) {
         let address_query = matches!(framed.get("qtype").and_then(Value::as_i64), Some(1 | 28));
         if let (true, Some(query)) = (address_query, framed.get("query").and_then(Value::as_str)) {
@@ -57,15 +48,6 @@ impl NativeParser for ZeekDns {
 struct SuricataDns;
 
 impl NativeParser for SuricataDns {
-    fn split(
-        &self,
-        line: &[u8],
-        _state: &mut Option<Value>,
-        _context: &ParseContext,
-    ) -> Result<Vec<Map<String, Value>>, ParseRefusal> {
-        Ok(vec![json_object(line)?])
-    }
-
     fn extra_indicators(&self, framed: &Map<String, Value>, found: &mut Indicators) {
         let dns = framed.get("dns");
         let answers = dns.and_then(|d| d.get("answers")).and_then(Value::as_array);
