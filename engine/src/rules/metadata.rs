@@ -674,6 +674,18 @@ fn version_of(
     Ok(version)
 }
 
+/// The checks every detection's id and severity pass, rules and policies alike.
+fn id_and_severity(id_key: &str, id: &str, severity: &str) -> Result<Severity, String> {
+    if !valid_id(id) {
+        return Err(format!(
+            "{id_key} `{id}` must be non-empty and free of < > & \" %"
+        ));
+    }
+    Severity::parse(severity).ok_or_else(|| {
+        format!("Severity `{severity}` is not one of Info, Low, Medium, High, Critical")
+    })
+}
+
 fn rule_definition(
     file: &Path,
     yaml: &str,
@@ -682,18 +694,7 @@ fn rule_definition(
 ) -> Result<RuleDefinition, Box<LoadFailure>> {
     let id = spec.rule_id.clone();
     let invalid = |message: String| failure(&id, file, None, "SchemaError", message);
-    if !valid_id(&spec.rule_id) {
-        return Err(invalid(format!(
-            "RuleID `{}` must be non-empty and free of < > & \" %",
-            spec.rule_id
-        )));
-    }
-    let severity = Severity::parse(&spec.severity).ok_or_else(|| {
-        invalid(format!(
-            "Severity `{}` is not one of Info, Low, Medium, High, Critical",
-            spec.severity
-        ))
-    })?;
+    let severity = id_and_severity("RuleID", &spec.rule_id, &spec.severity).map_err(invalid)?;
     let log_types = spec.log_types.clone().unwrap_or_default();
     if kind == DetectionKind::Rule && log_types.is_empty() {
         return Err(invalid("LogTypes is missing or empty".to_string()));
@@ -766,18 +767,7 @@ fn policy_definition(
 ) -> Result<RuleDefinition, Box<LoadFailure>> {
     let id = spec.policy_id.clone();
     let invalid = |message: String| failure(&id, file, None, "SchemaError", message);
-    if !valid_id(&spec.policy_id) {
-        return Err(invalid(format!(
-            "PolicyID `{}` must be non-empty and free of < > & \" %",
-            spec.policy_id
-        )));
-    }
-    let severity = Severity::parse(&spec.severity).ok_or_else(|| {
-        invalid(format!(
-            "Severity `{}` is not one of Info, Low, Medium, High, Critical",
-            spec.severity
-        ))
-    })?;
+    let severity = id_and_severity("PolicyID", &spec.policy_id, &spec.severity).map_err(invalid)?;
     let python_path = python_path(file, &spec.filename);
     let version = version_of(file, &id, yaml, &python_path)?;
     let meta = RuleMeta {
