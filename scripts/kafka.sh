@@ -40,14 +40,7 @@ fetch() {
 }
 
 up() {
-  if pid=$(our_pid); then
-    log "already running (pid $pid)"
-    return 0
-  fi
-  if port_open $port; then
-    log "port $port is taken by a process this script did not start; stop it first"
-    exit 1
-  fi
+  already_up && return 0
   fetch
   rm -rf "$run"
   mkdir -p "$run/data"

@@ -1,5 +1,5 @@
 # Process lifecycle shared by the service scripts (kafka.sh, schema-registry.sh).
-# The caller sets: $pidfile (the started process's pid), $service (a name for messages),
+# The caller sets: $pidfile (the started process's pid), $service (a name for messages), $port,
 # and defines log() and up(); it may define fetch().
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -11,6 +11,20 @@ our_pid() {
   pid=$(cat "$pidfile")
   kill -0 "$pid" 2>/dev/null || return 1
   echo "$pid"
+}
+
+# True when our process already runs; fails the script when $port is taken by another.
+already_up() {
+  local pid
+  if pid=$(our_pid); then
+    log "already running (pid $pid)"
+    return 0
+  fi
+  if port_open "$port"; then
+    log "port $port is taken by a process this script did not start; stop it first"
+    exit 1
+  fi
+  return 1
 }
 
 # Stops our process: SIGTERM, then SIGKILL after 30 s. Idempotent.
