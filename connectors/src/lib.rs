@@ -1,4 +1,5 @@
-//! Corvid's connectors: sources that stream logs into Kafka raw topics.
+//! Corvid's connectors: sources that stream logs into Kafka raw topics, and the alert
+//! forwarder that delivers alerts to their destinations ([`alerts`]).
 //!
 //! Every connector produces records with the same contract ([`raw_record`]): the record
 //! key names the *stream* (a file path, a TCP peer, an object key) so one stream's lines
@@ -7,6 +8,7 @@
 //! ([`producer::RawProducer`]): a connector reports success only for records the broker
 //! has accepted.
 
+pub mod alerts;
 pub mod file;
 pub mod producer;
 pub mod raw_record;
