@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use corvid_connectors::alerts::ForwarderConfig;
 use corvid_connectors::file::{send_file, FileSourceConfig};
 use corvid_connectors::raw_record::SourceMeta;
 use corvid_engine::alerts::tail::{tail, TailOptions};
@@ -84,6 +85,20 @@ struct RunArgs {
 enum ConnectCommand {
     /// Read a file of log lines into a raw topic, one record per line, keyed by the file.
     File(FileArgs),
+    /// Forward alerts from the alerts topic to Slack, PagerDuty, Teams, Opsgenie, Jira,
+    /// GitHub issues, Asana and webhooks.
+    Alerts(AlertsForwarderArgs),
+}
+
+#[derive(Args)]
+struct AlertsForwarderArgs {
+    /// Forwarder config file (YAML). Keys: docs/config.md, "Alert forwarder".
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Exit once every assigned partition is read to its end and no alert has come for
+    /// this many seconds (for tests and batch runs); without it, run until stopped.
+    #[arg(long)]
+    max_idle_secs: Option<f64>,
 }
 
 #[derive(Args)]
@@ -228,6 +243,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_engine(args),
         Command::Connect(ConnectCommand::File(args)) => connect_file(args),
+        Command::Connect(ConnectCommand::Alerts(args)) => forward_alerts(args),
         Command::Rules(RulesCommand::Test {
             path,
             path_flag,
@@ -285,6 +301,31 @@ fn connect_file(args: FileArgs) -> Result<ExitCode> {
     eprintln!(
         "corvid: {sent} records from {} acknowledged by Kafka",
         config.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forward_alerts(args: AlertsForwarderArgs) -> Result<ExitCode> {
+    let config = ForwarderConfig::from_file(&args.config)?;
+    let max_idle = match args.max_idle_secs {
+        Some(secs) if !(secs.is_finite() && secs >= 0.0) => {
+            bail!("--max-idle-secs: must be a non-negative number")
+        }
+        secs => secs.map(Duration::from_secs_f64),
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal exits at once, for a forwarder stuck in a delivery.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
+    }
+    let options = corvid_connectors::alerts::RunOptions { max_idle };
+    let stats = corvid_connectors::alerts::run(&config, &options, &shutdown)?;
+    eprintln!(
+        "corvid: {} alert records read from {}: {} deliveries, {} dead letters, {} routed nowhere",
+        stats.records, config.topic, stats.delivered, stats.dead_lettered, stats.unrouted
     );
     Ok(ExitCode::SUCCESS)
 }
