@@ -123,7 +123,11 @@ pub fn run(
                 break;
             }
         }
-        match consumer.poll(POLL) {
+        let polled = consumer.poll(POLL);
+        // Rebalance callbacks run inside poll, before it returns the event, so the event
+        // belongs to the assignment seen now.
+        progress.observe_rebalances(&consumer);
+        match polled {
             None => {}
             Some(Err(KafkaError::PartitionEOF(partition))) => progress.at_end(partition),
             Some(Err(error)) => {
@@ -132,7 +136,10 @@ pub fn run(
             }
             Some(Ok(message)) => {
                 progress.record(message.partition());
-                match forwarder.forward(&message, shutdown, &mut stats)? {
+                let forwarded = forwarder.forward(&message, shutdown, &mut stats)?;
+                // Idle time counts from the end of the work, not its start.
+                progress.record(message.partition());
+                match forwarded {
                     Forwarded::Done => commit(&consumer, &message),
                     Forwarded::Interrupted => {
                         tracing::info!(
@@ -366,13 +373,7 @@ impl Progress {
         self.last_activity = Instant::now();
     }
 
-    /// Caught up: the group has assigned partitions at least once and every partition
-    /// assigned now has been read to its end; idle: nothing new for `idle`.
-    fn idle_and_caught_up(
-        &mut self,
-        consumer: &BaseConsumer<ForwarderContext>,
-        idle: Duration,
-    ) -> bool {
+    fn observe_rebalances(&mut self, consumer: &BaseConsumer<ForwarderContext>) {
         let generation = consumer.context().generation.load(Ordering::Acquire);
         if generation != self.generation {
             // A partition handed back after a rebalance restarts from its committed
@@ -380,9 +381,17 @@ impl Progress {
             self.generation = generation;
             self.at_end.clear();
             self.last_activity = Instant::now();
-            return false;
         }
-        if generation == 0 || self.last_activity.elapsed() < idle {
+    }
+
+    /// Caught up: the group has assigned partitions at least once and every partition
+    /// assigned now has been read to its end; idle: nothing new for `idle`.
+    fn idle_and_caught_up(
+        &self,
+        consumer: &BaseConsumer<ForwarderContext>,
+        idle: Duration,
+    ) -> bool {
+        if self.generation == 0 || self.last_activity.elapsed() < idle {
             return false;
         }
         let Ok(assignment) = consumer.assignment() else {
@@ -403,7 +412,12 @@ struct ForwarderContext {
 
 impl ClientContext for ForwarderContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::error!(%error, reason, "librdkafka error");
+        use rdkafka::error::RDKafkaErrorCode;
+        match error {
+            // End-of-partition notices drive `Progress`; they are not errors.
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => {}
+            error => tracing::error!(%error, reason, "librdkafka error"),
+        }
     }
 }
 
