@@ -567,6 +567,15 @@ severity_routes:
     }
 
     #[test]
+    fn the_example_file_loads() {
+        let example = include_str!("../../../deploy/forwarder.example.yaml");
+        let env = |name: &str| Some(format!("https://secrets.example.com/{name}"));
+        let config = ForwarderConfig::from_yaml(example, &env).expect("example is valid");
+        assert_eq!(config.destinations.len(), 8);
+        assert_eq!(config.retry, RetryPolicy::default());
+    }
+
+    #[test]
     fn defaults_fill_everything_but_destinations() {
         let config = load("destinations: [{id: h, type: webhook, url: 'https://x.example/h'}]")
             .expect("valid");
