@@ -12,6 +12,7 @@ registry_ensure_up
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+make --no-print-directory venv
 cargo test --workspace
 # pat and corvid must agree on every test verdict of every corpus (venv from PyPI).
 make --no-print-directory rules-compat

@@ -9,6 +9,7 @@
 //! interleaving of workers. Windows whose end the frontier has passed are dropped: state
 //! stays bounded by the matches of the last `DedupPeriodMinutes`.
 
+pub mod avro;
 pub mod dedup;
 pub mod record;
 pub mod tail;

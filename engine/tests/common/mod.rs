@@ -316,3 +316,50 @@ pub fn connect_file(path: &Path, topic: &str, source_id: &str, log_types: &str) 
         .expect("run corvid connect file");
     assert!(status.success(), "connect file failed: {status}");
 }
+
+/// The registry `scripts/schema-registry.sh` starts (Apicurio's Confluent API), or
+/// `CORVID_TEST_SCHEMA_REGISTRY`.
+pub fn test_schema_registry() -> String {
+    std::env::var("CORVID_TEST_SCHEMA_REGISTRY")
+        .unwrap_or_else(|_| "http://127.0.0.1:8081/apis/ccompat/v6".into())
+}
+
+/// The project venv's interpreter (`$VENV`, else `.venv` at the repository root); panics,
+/// saying to run `make venv`, when it is missing: a test that needs it must not skip.
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var_os("VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
+    let python = venv.join("bin").join("python");
+    assert!(
+        python.exists(),
+        "no Python venv at {}: run `make venv` (it installs requirements-dev.txt)",
+        venv.display()
+    );
+    python
+}
+
+/// Produces `(key, payload)` records to `topic` and waits until the broker acknowledged
+/// every one.
+pub fn produce_acknowledged(topic: &str, records: &[(String, Vec<u8>)]) {
+    use corvid_connectors::producer::{producer_config, DeliveryTally, TallyContext};
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+    use std::sync::Arc;
+
+    let tally = Arc::new(DeliveryTally::default());
+    let producer: ThreadedProducer<TallyContext> = producer_config(&brokers())
+        .create_with_context(TallyContext(Arc::clone(&tally)))
+        .expect("producer");
+    for (key, payload) in records {
+        producer
+            .send(BaseRecord::to(topic).key(key).payload(payload))
+            .map_err(|(error, _)| error)
+            .expect("queue a record");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    assert_eq!(
+        (tally.acknowledged(), tally.failed()),
+        (records.len() as u64, 0),
+        "every record to {topic} acknowledged"
+    );
+}
