@@ -1,12 +1,13 @@
 //! The source operator: each worker reads the partitions it owns with `assign()`.
 //!
 //! The consumer is built before the operator (set-up errors surface as [`SourceError`]
-//! instead of a panic inside timely). Each activation first advances the capability to
-//! the current epoch, then drains up to [`POLL_BUDGET`] records without blocking, so a
-//! busy partition cannot starve the other operators of the worker and an idle one still
-//! lets the frontier move every tick.
+//! instead of a panic inside timely). Each activation drains up to [`POLL_BUDGET`] records
+//! without blocking, so a busy partition cannot starve the other operators of the worker,
+//! places each record in the epoch of its Kafka timestamp ([`PartitionClocks`]), and then
+//! advances the capability to the least bound over the owned partitions, so a quiet
+//! partition still lets the frontier move every tick.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
 
-use super::epoch::{epoch_of, now_unix_ms};
+use super::clock::PartitionClocks;
+use super::epoch::now_unix_ms;
 use super::partitions::owned_partitions;
 use super::{Epoch, RawRecord};
 use crate::config::{KafkaConfig, StartOffset};
@@ -53,6 +55,9 @@ pub struct SourceSettings {
     pub kafka: KafkaConfig,
     pub topic: String,
     pub tick_ms: u64,
+    /// How long after its timestamp a record may still reach a caught-up partition and
+    /// keep its own epoch ([`PartitionClocks`]).
+    pub grace_ms: u64,
     /// Stop at the end offsets the partitions had at start-up instead of following.
     pub stop_at_end: bool,
     /// Set by the signal handler: stop reading and let the dataflow drain.
@@ -65,6 +70,7 @@ pub struct OwnedPartitions {
     topic: String,
     /// Owned partitions not yet read to their end (only tracked with `stop_at_end`).
     unfinished: BTreeSet<i32>,
+    clocks: PartitionClocks,
 }
 
 impl OwnedPartitions {
@@ -80,14 +86,8 @@ impl OwnedPartitions {
             .set("group.id", "corvid-engine")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set(
-                "enable.partition.eof",
-                if settings.stop_at_end {
-                    "true"
-                } else {
-                    "false"
-                },
-            );
+            // End-of-partition events tell the clocks a partition is caught up.
+            .set("enable.partition.eof", "true");
         let consumer: BaseConsumer<ConsumerLogContext> = config
             .create_with_context(ConsumerLogContext)
             .map_err(|source| SourceError::Consumer {
@@ -105,11 +105,13 @@ impl OwnedPartitions {
         }
         let owned = owned_partitions(&topic, partition_count, worker, workers);
         tracing::info!(worker, topic, ?owned, "assigning partitions");
+        let mut clocks = PartitionClocks::new(settings.tick_ms, settings.grace_ms, owned.clone());
         if owned.is_empty() {
             return Ok(OwnedPartitions {
                 consumer: None,
                 topic,
                 unfinished: BTreeSet::new(),
+                clocks,
             });
         }
         let start = match settings.kafka.start_offset {
@@ -125,17 +127,17 @@ impl OwnedPartitions {
                     topic: topic.clone(),
                     source,
                 })?;
-            if settings.stop_at_end {
-                let (low, high) = consumer
-                    .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
-                    .map_err(|source| SourceError::Metadata {
-                        topic: topic.clone(),
-                        source,
-                    })?;
-                let empty = high <= low || settings.kafka.start_offset == StartOffset::Latest;
-                if !empty {
-                    unfinished.insert(partition);
-                }
+            let (low, high) = consumer
+                .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
+                .map_err(|source| SourceError::Metadata {
+                    topic: topic.clone(),
+                    source,
+                })?;
+            let empty = high <= low || settings.kafka.start_offset == StartOffset::Latest;
+            if empty {
+                clocks.caught_up(partition);
+            } else if settings.stop_at_end {
+                unfinished.insert(partition);
             }
         }
         consumer
@@ -148,6 +150,7 @@ impl OwnedPartitions {
             consumer: Some(consumer),
             topic,
             unfinished,
+            clocks,
         })
     }
 }
@@ -165,6 +168,7 @@ pub fn kafka_source<'scope>(
             mut consumer,
             topic,
             mut unfinished,
+            mut clocks,
         } = partitions;
         let stop_at_end = settings.stop_at_end;
         if consumer.is_none() || (stop_at_end && unfinished.is_empty()) {
@@ -181,21 +185,24 @@ pub fn kafka_source<'scope>(
                 consumer = None;
                 return;
             }
-            let epoch = epoch_of(now_unix_ms(), settings.tick_ms);
-            if epoch > *cap.time() {
-                cap.downgrade(&epoch);
-            }
             let Some(reader) = consumer.as_ref() else {
                 return;
             };
             let started = Instant::now();
             let mut emitted = 0usize;
-            let mut session = output.session(&cap);
+            let mut late = 0u64;
+            let mut by_epoch: BTreeMap<Epoch, Vec<RawRecord>> = BTreeMap::new();
             while emitted < POLL_BUDGET && started.elapsed() < POLL_TIME_BUDGET {
                 match reader.poll(Duration::ZERO) {
                     None => break,
                     Some(Ok(message)) => {
                         emitted += 1;
+                        let timestamp = message
+                            .timestamp()
+                            .to_millis()
+                            .and_then(|ms| u64::try_from(ms).ok());
+                        let placement = clocks.place(message.partition(), timestamp);
+                        late += u64::from(placement.clamped);
                         let record = RawRecord {
                             topic: message.topic().to_owned(),
                             partition: message.partition(),
@@ -207,9 +214,10 @@ pub fn kafka_source<'scope>(
                             meta: SourceMeta::from_headers(message.headers()),
                             payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
                         };
-                        session.give(record);
+                        by_epoch.entry(placement.epoch).or_default().push(record);
                     }
                     Some(Err(KafkaError::PartitionEOF(partition))) => {
+                        clocks.caught_up(partition);
                         unfinished.remove(&partition);
                     }
                     Some(Err(error)) => {
@@ -218,13 +226,29 @@ pub fn kafka_source<'scope>(
                     }
                 }
             }
-            drop(session);
+            // Every placed epoch is at or above the partition's earlier bound, hence at or
+            // above the capability, which is the least such bound.
+            for (epoch, mut records) in by_epoch {
+                output
+                    .session(&cap.delayed(&epoch))
+                    .give_container(&mut records);
+            }
             metrics().records_received.inc_by(emitted as u64);
+            if late > 0 {
+                metrics().records_late.inc_by(late);
+            }
             if stop_at_end && unfinished.is_empty() {
                 tracing::info!(topic, "source reached the end of its partitions");
                 capability = None;
                 consumer = None;
-            } else if emitted > 0 {
+                return;
+            }
+            if let Some(bound) = clocks.advance(now_unix_ms()) {
+                if bound > *cap.time() {
+                    cap.downgrade(&bound);
+                }
+            }
+            if emitted > 0 {
                 activator.activate();
             } else {
                 activator.activate_after(IDLE_RECHECK);

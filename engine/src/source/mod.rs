@@ -8,13 +8,15 @@
 //!   them with `assign()`; consumer-group rebalancing never moves data between workers.
 //!   A worker that owns nothing drops its capability at once, so it never holds back the
 //!   frontier.
-//! * **Time.** The timely timestamp is an [`Epoch`]: the start, in milliseconds since the
-//!   Unix epoch, of the ingest tick in which the record was read. Event time is data
-//!   (`p_event_time`), never the timely time.
+//! * **Time.** The timely timestamp is an [`Epoch`]: the record's Kafka timestamp (when it
+//!   was produced or appended), aligned down to the tick, in milliseconds since the Unix
+//!   epoch. It is stored with the record, so a replay puts every record into the same
+//!   epoch ([`clock`]). Event time is data (`p_event_time`), never the timely time.
 //! * **Ends.** In follow mode the source runs until shutdown is requested; with
 //!   `stop_at_end` it stops at the end offsets each partition had at start-up, which is
 //!   how the demo and batch replays finish.
 
+pub mod clock;
 pub mod epoch;
 pub mod kafka;
 pub mod partitions;
