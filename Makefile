@@ -45,3 +45,9 @@ RULES_BENCH_ROUNDS ?= 2
 .PHONY: rules-bench
 rules-bench: venv
 	$(CARGO) run --release -p corvid-engine --bin corvid -- loadtest rules --events $(EVENTS) --rounds $(RULES_BENCH_ROUNDS)
+
+## alerts-bench: `corvid loadtest alerts` (release): dedup + transactional alerts sink with KEYS distinct dedup keys on the local broker, against a plain producer; alerts/s, ratio, resident memory
+KEYS ?= 100000
+.PHONY: alerts-bench
+alerts-bench: kafka-up
+	$(CARGO) run --release -p corvid-engine --bin corvid -- loadtest alerts --keys $(KEYS)

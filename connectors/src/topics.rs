@@ -22,10 +22,25 @@ pub enum TopicError {
 
 /// Creates each `(name, partitions)` topic that does not exist yet.
 pub fn ensure_topics(client: &ClientConfig, topics: &[(&str, i32)]) -> Result<(), TopicError> {
+    ensure_topics_with(client, topics, &[])
+}
+
+/// Creates each missing `(name, partitions)` topic with the topic-level `settings`
+/// (e.g. `cleanup.policy=compact`); existing topics keep theirs.
+pub fn ensure_topics_with(
+    client: &ClientConfig,
+    topics: &[(&str, i32)],
+    settings: &[(&str, &str)],
+) -> Result<(), TopicError> {
     let admin: AdminClient<DefaultClientContext> = client.create().map_err(TopicError::Client)?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
+        .map(|(name, partitions)| {
+            settings.iter().fold(
+                NewTopic::new(name, *partitions, TopicReplication::Fixed(1)),
+                |topic, (key, value)| topic.set(key, value),
+            )
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = futures::executor::block_on(admin.create_topics(&new_topics, &options)).map_err(

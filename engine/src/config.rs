@@ -42,6 +42,42 @@ pub struct EngineConfig {
     pub workers: usize,
     /// Length of an ingest epoch in milliseconds.
     pub epoch_ms: u64,
+    /// How late (after its Kafka timestamp) a record may reach a caught-up partition and
+    /// still keep its own epoch; also how far a quiet partition holds the frontier back.
+    pub epoch_grace_ms: u64,
+    pub alerts: AlertsConfig,
+}
+
+/// The alerts topic's encoding and transactional sink.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub encoding: AlertEncodingName,
+    /// The sink's stable `transactional.id`; default `corvid-alerts.<topics.alerts>`.
+    /// Keep it across restarts: a restarted engine fences its predecessor with it.
+    pub transactional_id: Option<String>,
+    /// Compacted topic of the sink's progress records (last committed epoch).
+    pub progress_topic: String,
+    /// Matched events an alert carries as samples.
+    pub max_samples: usize,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertEncodingName {
+    Json,
+    Avro,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            encoding: AlertEncodingName::Json,
+            transactional_id: None,
+            progress_topic: "corvid.alerts.progress".into(),
+            max_samples: 10,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -72,6 +108,9 @@ pub struct TopicsConfig {
     pub events: Option<String>,
     /// Rule errors (the event, the rule, the exception), keyed by `p_row_id`.
     pub rule_errors: String,
+    /// Rule matches (the event plus the `p_rule_*` / `p_alert_*` fields), keyed by
+    /// `p_row_id`.
+    pub rule_matches: String,
     /// Partitions for topics the engine creates when they do not exist.
     pub partitions: i32,
 }
@@ -89,6 +128,8 @@ impl Default for EngineConfig {
             state_dir: PathBuf::from("data"),
             workers: 2,
             epoch_ms: 1000,
+            epoch_grace_ms: 2000,
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -111,12 +152,21 @@ impl Default for TopicsConfig {
             dead_letters: "corvid.dead-letters".into(),
             events: None,
             rule_errors: "corvid.rule-errors".into(),
+            rule_matches: "corvid.rule-matches".into(),
             partitions: 4,
         }
     }
 }
 
 impl EngineConfig {
+    /// The alerts sink's `transactional.id`.
+    pub fn alerts_transactional_id(&self) -> String {
+        self.alerts
+            .transactional_id
+            .clone()
+            .unwrap_or_else(|| format!("corvid-alerts.{}", self.topics.alerts))
+    }
+
     /// Reads and validates a config file.
     pub fn from_file(path: &Path) -> Result<EngineConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -155,6 +205,23 @@ impl EngineConfig {
             (
                 self.topics.rule_errors.is_empty(),
                 "topics.rule_errors: must not be empty",
+            ),
+            (
+                self.topics.rule_matches.is_empty(),
+                "topics.rule_matches: must not be empty",
+            ),
+            (
+                self.alerts.progress_topic.is_empty(),
+                "alerts.progress_topic: must not be empty",
+            ),
+            (
+                self.alerts.transactional_id.as_deref() == Some(""),
+                "alerts.transactional_id: must not be empty",
+            ),
+            (
+                self.alerts.encoding == AlertEncodingName::Avro
+                    && self.schema_registry_url.is_none(),
+                "alerts.encoding: avro needs schema_registry_url",
             ),
             (
                 self.topics.partitions < 1,
@@ -209,6 +276,21 @@ mod tests {
         assert!(err.contains("alert"), "{err}");
         let err = EngineConfig::from_yaml("kafka:\n  brokerz: x\n").expect_err("typo");
         assert!(err.contains("brokerz"), "{err}");
+    }
+
+    #[test]
+    fn avro_alerts_need_a_registry() {
+        let err = EngineConfig::from_yaml("alerts:\n  encoding: avro\n").expect_err("no registry");
+        assert!(err.starts_with("alerts.encoding:"), "{err}");
+        let config = EngineConfig::from_yaml(
+            "schema_registry_url: http://127.0.0.1:8081\nalerts:\n  encoding: avro\n",
+        )
+        .expect("avro with a registry");
+        assert_eq!(config.alerts.encoding, AlertEncodingName::Avro);
+        assert_eq!(
+            config.alerts_transactional_id(),
+            "corvid-alerts.corvid.alerts"
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The engine's dataflow, wired from the stages, and the `corvid run` entry point.
 //!
 //! ```text
-//!  KafkaSource ─▶ Parse ─┬─ events ─▶ Rules ─▶ DedupAlerts ─▶ KafkaSink(alerts)
-//!   (owned        (per-  │           (pyo3,   (exchange by
-//!    partitions,  worker │            batch    rule+dedup)
-//!    epochs)      state) └─ dead letters ───────────────────▶ KafkaSink(dead letters)
+//!  KafkaSource ─▶ Parse ─┬─ events ─▶ Rules ─▶ DedupAlerts ─┬─▶ AlertsSink (worker 0,
+//!   (owned        (per-  │           (pyo3,   (exchange by   │    one transaction/epoch)
+//!    partitions,  worker │            batch    rule+dedup)   └─▶ KafkaSink(rule matches,
+//!    epochs)      state) │                                                rule errors)
+//!                        └─ dead letters ───────────────────────▶ KafkaSink(dead letters)
 //! ```
 //!
 //! Every worker builds the same dataflow; workers differ only in the partitions they own.
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::core::{Filter, OkErr};
+use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::{ProbeHandle, Stream};
 
@@ -32,15 +33,15 @@ use crate::parse::avro::AvroDecoding;
 use crate::parse::registry::RegistryError;
 use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
 use crate::rules::{LoadOptions, OutcomeKind, RuleLoadError, RuleSet};
-use crate::sinks::alerts::alert_record;
+use crate::sinks::alerts::{alerts_sink, AlertsSink, AlertsSinkError, FatalSlot};
 use crate::sinks::dead_letters::dead_letter_record;
 use crate::sinks::events::event_record;
 use crate::sinks::kafka::{SinkError, TopicProducer};
 use crate::sinks::kafka_sink;
-use crate::sinks::rule_errors::rule_error_record;
+use crate::sinks::rule_matches::rule_outcome_record;
 use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
 use crate::source::Epoch;
-use corvid_connectors::topics::{ensure_topics, TopicError};
+use corvid_connectors::topics::{ensure_topics, ensure_topics_with, TopicError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -54,6 +55,10 @@ pub enum EngineError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error(transparent)]
+    AlertsSink(#[from] AlertsSinkError),
+    #[error("alerts sink failed: {0}")]
+    AlertsFailed(String),
     #[error("timely: {0}")]
     Timely(String),
     #[error("worker {0} panicked")]
@@ -77,11 +82,18 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         (topics.alerts.as_str(), topics.partitions),
         (topics.dead_letters.as_str(), topics.partitions),
         (topics.rule_errors.as_str(), topics.partitions),
+        (topics.rule_matches.as_str(), topics.partitions),
     ];
     if let Some(events) = &topics.events {
         topics_needed.push((events.as_str(), topics.partitions));
     }
     ensure_topics(&client_config(&config.kafka), &topics_needed)?;
+    // The sink reads back only its newest progress record: compaction keeps just that.
+    ensure_topics_with(
+        &client_config(&config.kafka),
+        &[(config.alerts.progress_topic.as_str(), 1)],
+        &[("cleanup.policy", "compact")],
+    )?;
     let registry = Arc::new(LogTypeRegistry::with_schema_dir(
         config.schemas_dir.as_deref(),
     )?);
@@ -116,11 +128,14 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         kafka: config.kafka.clone(),
         topic: config.topics.raw.clone(),
         tick_ms: config.epoch_ms,
+        grace_ms: config.epoch_grace_ms,
         stop_at_end: options.stop_at_end,
         shutdown,
     };
+    let fatal = FatalSlot::default();
+    let worker_fatal = fatal.clone();
     let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
-        run_worker(worker, &config, &settings, &registry, &rules)
+        run_worker(worker, &config, &settings, &registry, &rules, &worker_fatal)
     })
     .map_err(EngineError::Timely)?;
     let results = guards.join();
@@ -134,27 +149,40 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
             Err(_) => return Err(EngineError::WorkerPanicked(index)),
         }
     }
+    if let Some(message) = fatal.take() {
+        return Err(EngineError::AlertsFailed(message));
+    }
     tracing::debug!("final metrics\n{}", crate::metrics::render());
     Ok(())
 }
 
+// `Result` is timely's two-way split of rule outcomes here, not an error path.
+#[allow(clippy::result_large_err)]
 fn run_worker(
     worker: &mut timely::worker::Worker,
     config: &EngineConfig,
     settings: &SourceSettings,
     registry: &Arc<LogTypeRegistry>,
     rules: &Arc<LiveRules>,
+    fatal: &FatalSlot,
 ) -> Result<(), EngineError> {
     let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
-    let alerts_out = TopicProducer::connect(&config.kafka, &config.topics.alerts)?;
+    let alerts_out = match worker.index() {
+        0 => Some(AlertsSink::connect(config)?),
+        _ => None,
+    };
     let dead_out = TopicProducer::connect(&config.kafka, &config.topics.dead_letters)?;
     let rule_errors_out = TopicProducer::connect(&config.kafka, &config.topics.rule_errors)?;
+    let rule_matches_out = TopicProducer::connect(&config.kafka, &config.topics.rule_matches)?;
+    let fatal = fatal.clone();
+    let max_samples = config.alerts.max_samples;
     let events_out = match &config.topics.events {
         Some(topic) => Some(TopicProducer::connect(&config.kafka, topic)?),
         None => None,
     };
     let probe = ProbeHandle::new();
     let settings = settings.clone();
+    let shutdown = Arc::clone(&settings.shutdown);
     let rules = Arc::clone(rules);
     let registry = Arc::clone(registry);
     let avro = config
@@ -174,12 +202,14 @@ fn run_worker(
             &probe,
         );
         let outcomes = evaluate_rules(scope, events, rules);
-        let errors = outcomes
-            .clone()
-            .filter(|outcome| outcome.kind == OutcomeKind::Error);
-        kafka_sink(errors, rule_errors_out, rule_error_record, &probe);
-        let alerts = dedup_alerts(outcomes);
-        kafka_sink(alerts, alerts_out, alert_record, &probe);
+        let (alerts, alerted) = dedup_alerts(outcomes, max_samples);
+        let (errors, matches) = alerted.ok_err(|alerted| match alerted.outcome.kind {
+            OutcomeKind::Error => Ok(alerted),
+            OutcomeKind::Match => Err(alerted),
+        });
+        kafka_sink(errors, rule_errors_out, rule_outcome_record, &probe);
+        kafka_sink(matches, rule_matches_out, rule_outcome_record, &probe);
+        alerts_sink(alerts, alerts_out, shutdown, fatal, &probe);
     });
     while worker.step_or_park(Some(Duration::from_millis(100))) {}
     Ok(())

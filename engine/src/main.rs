@@ -190,7 +190,9 @@ struct TailArgs {
 struct LoadtestArgs {
     /// `rules`: the rules benchmark (no Kafka): panther-core and Corvid's dataflow on the
     /// same `--events` CloudTrail events and benchmark rules; events/s for both, the ratio.
-    #[arg(value_parser = ["rules"])]
+    /// `alerts`: dedup + the transactional alerts sink on the configured broker with
+    /// `--keys` distinct dedup keys, against a plain producer; alerts/s, ratio, memory.
+    #[arg(value_parser = ["rules", "alerts"])]
     bench: Option<String>,
     #[command(flatten)]
     config: ConfigArg,
@@ -219,6 +221,12 @@ struct LoadtestArgs {
     /// Rounds per side of the parse benchmark; the best round counts.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Alerts benchmark: distinct dedup keys (open windows).
+    #[arg(long, default_value_t = 100_000)]
+    keys: usize,
+    /// Alerts benchmark: matches per key, one epoch each (each updates every window).
+    #[arg(long, default_value_t = 2)]
+    matches_per_key: usize,
 }
 
 fn main() -> ExitCode {
@@ -423,12 +431,29 @@ fn rules_benchmark(args: &LoadtestArgs) -> Result<ExitCode> {
     })
 }
 
+fn alerts_benchmark(args: &LoadtestArgs) -> Result<ExitCode> {
+    if args.keys == 0 || args.matches_per_key == 0 {
+        bail!("--keys and --matches-per-key must be at least 1");
+    }
+    let config = args.config.load()?;
+    let report = benchmarks::alerts::run(&benchmarks::alerts::Options {
+        brokers: config.kafka.brokers,
+        keys: args.keys,
+        matches_per_key: args.matches_per_key,
+    })?;
+    print!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
     if args.parse {
         return parse_benchmark(&args);
     }
     if args.bench.as_deref() == Some("rules") {
         return rules_benchmark(&args);
+    }
+    if args.bench.as_deref() == Some("alerts") {
+        return alerts_benchmark(&args);
     }
     let config = args.config.load()?;
     if args.planted == 0 || args.events == 0 || args.streams == 0 {

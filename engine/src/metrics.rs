@@ -6,11 +6,12 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
 pub struct EngineMetrics {
     pub registry: Registry,
     pub records_received: IntCounter,
+    pub records_late: IntCounter,
     pub records_parsed: IntCounter,
     pub events_parsed: IntCounterVec,
     pub dead_letters: IntCounterVec,
@@ -19,6 +20,9 @@ pub struct EngineMetrics {
     pub alerts_published: IntCounterVec,
     pub rule_reloads: IntCounterVec,
     pub sink_delivery_failures: IntCounterVec,
+    pub sink_transactions: IntCounterVec,
+    pub sink_transaction_seconds: Histogram,
+    pub alerts_skipped: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -38,6 +42,15 @@ fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> 
     counter
 }
 
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    let histogram = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .expect("static metric definition");
+    registry
+        .register(Box::new(histogram.clone()))
+        .expect("metric registered once");
+    histogram
+}
+
 static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
     let registry = Registry::new();
     EngineMetrics {
@@ -45,6 +58,11 @@ static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
             &registry,
             "corvid_records_received_total",
             "Raw records read from Kafka",
+        ),
+        records_late: counter(
+            &registry,
+            "corvid_records_late_total",
+            "Records whose Kafka timestamp fell behind their partition's epoch and were placed in a later epoch",
         ),
         records_parsed: counter(
             &registry,
@@ -92,6 +110,23 @@ static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
             "corvid_sink_delivery_failures_total",
             "Records a sink could not deliver to Kafka, per topic",
             &["topic"],
+        ),
+        sink_transactions: counter_vec(
+            &registry,
+            "corvid_sink_transactions_total",
+            "Alerts sink transactions, by result (committed, aborted)",
+            &["result"],
+        ),
+        sink_transaction_seconds: histogram(
+            &registry,
+            "corvid_sink_transaction_seconds",
+            "Time from begin to commit of a committed alerts transaction",
+            prometheus::exponential_buckets(0.005, 2.0, 12).unwrap_or_default(),
+        ),
+        alerts_skipped: counter(
+            &registry,
+            "corvid_alert_updates_skipped_total",
+            "Alert updates of epochs an earlier run had already committed, not published again",
         ),
         registry,
     }

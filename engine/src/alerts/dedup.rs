@@ -5,16 +5,22 @@
 //! * A window opens at the epoch of the first match of its key and lasts
 //!   `DedupPeriodMinutes`; a match at or after its end opens a new window (fixed
 //!   windows anchored at the first match, not sliding).
-//! * `Threshold` N: the window produces alerts only once it holds N matches. Rule errors
-//!   ignore the threshold.
+//! * `Threshold` N: the window produces alerts only once it holds N matches — or, for a
+//!   rule with `unique()`, N distinct `unique` values. Rule errors ignore the threshold.
 //! * Each epoch in which a window that reached its threshold gains matches yields one
 //!   [`Alert`] update with the window's running event count; every update carries the
-//!   same [`Alert::alert_id`], a hash of `(rule_id, dedup key, window start)`.
+//!   same [`Alert::alert_id`], a hash of `(rule_id, dedup key, window start)`. The alert's
+//!   `creationTime` is the epoch the threshold was reached (Panther's alert creation),
+//!   the window start when the threshold is 1.
+//! * Every outcome comes back out annotated with its window ([`AlertedOutcome`]) for the
+//!   `rule_matches` / `rule_errors` records, whether or not the threshold was reached —
+//!   as Panther writes every match with its `p_alert_id`. Signal rules (`CreateAlert:
+//!   false`) open no window and carry no alert.
 //!
 //! ```
 //! use corvid_engine::alerts::DedupWindows;
 //! let mut windows = DedupWindows::default();
-//! assert!(windows.observe_epoch(1_000, vec![]).is_empty());
+//! assert!(windows.observe_epoch(1_000, vec![]).alerts.is_empty());
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,8 +29,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::record::{Alert, AlertType};
-use crate::event::format_timestamp;
+use crate::event::Event;
 use crate::rules::{OutcomeKind, RuleOutcome};
+use crate::sinks::rule_matches::epoch_timestamp;
 use crate::source::Epoch;
 
 /// How many matched events an alert carries as samples.
@@ -68,18 +75,49 @@ impl DedupKey {
     }
 }
 
+/// The alert window an outcome fell into.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowRef {
+    pub alert_id: String,
+    /// The window's first match (`p_alert_creation_time`).
+    pub created: Epoch,
+    /// The epoch of this outcome (`p_alert_update_time`).
+    pub updated: Epoch,
+}
+
+/// A rule outcome with the window it joined; `window` is `None` for signal rules.
+#[derive(Clone, Debug)]
+pub struct AlertedOutcome {
+    pub outcome: RuleOutcome,
+    pub window: Option<WindowRef>,
+}
+
+/// What one epoch of outcomes produced.
+#[derive(Debug, Default)]
+pub struct EpochAlerts {
+    /// One update per window that gained matches and has reached its threshold.
+    pub alerts: Vec<Alert>,
+    /// Every outcome of the epoch, in the order they were applied.
+    pub outcomes: Vec<AlertedOutcome>,
+}
+
 /// One open window: the first outcome's alert fields and the running tallies.
 #[derive(Clone, Debug)]
 struct Window {
     start: Epoch,
     end: Epoch,
     threshold: u64,
+    /// The epoch the threshold was reached: the alert exists from then on.
+    alerted: Option<Epoch>,
+    /// Distinct `unique()` values seen, kept only until the threshold is reached.
+    uniques: BTreeSet<String>,
     first: RuleOutcome,
     event_count: u64,
     first_event_time: String,
     last_event_time: String,
     log_types: BTreeSet<String>,
-    samples: Vec<Value>,
+    /// Shared with the outcomes, turned into JSON only when an alert is built.
+    samples: Vec<Event>,
 }
 
 impl Window {
@@ -93,6 +131,8 @@ impl Window {
             start: epoch,
             end: epoch.saturating_add(period_ms),
             threshold,
+            alerted: None,
+            uniques: BTreeSet::new(),
             event_count: 0,
             first_event_time: outcome.event.event_time().to_owned(),
             last_event_time: outcome.event.event_time().to_owned(),
@@ -102,8 +142,21 @@ impl Window {
         }
     }
 
-    fn add(&mut self, outcome: &RuleOutcome) {
+    fn add(&mut self, epoch: Epoch, outcome: &RuleOutcome, max_samples: usize) {
         self.event_count += 1;
+        if self.alerted.is_none() {
+            let progress = match &outcome.unique {
+                Some(unique) => {
+                    self.uniques.insert(unique.clone());
+                    self.uniques.len() as u64
+                }
+                None => self.event_count,
+            };
+            if progress >= self.threshold {
+                self.alerted = Some(epoch);
+                self.uniques = BTreeSet::new();
+            }
+        }
         let time = outcome.event.event_time();
         // The layout sorts lexicographically in time order.
         if time < self.first_event_time.as_str() {
@@ -113,9 +166,8 @@ impl Window {
             self.last_event_time = time.to_owned();
         }
         self.log_types.insert(outcome.log_type.clone());
-        if self.samples.len() < MAX_SAMPLES {
-            self.samples
-                .push(Value::Object(outcome.event.fields().clone()));
+        if self.samples.len() < max_samples {
+            self.samples.push(outcome.event.clone());
         }
     }
 
@@ -139,7 +191,7 @@ impl Window {
             dedup_period_minutes: first.dedup_period_minutes,
             threshold: self.threshold,
             event_count: self.event_count,
-            creation_time: epoch_timestamp(self.start),
+            creation_time: epoch_timestamp(self.alerted.unwrap_or(self.start)),
             update_time: epoch_timestamp(update_epoch),
             first_event_time: self.first_event_time.clone(),
             last_event_time: self.last_event_time.clone(),
@@ -155,29 +207,43 @@ impl Window {
                 serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
             }),
             error: first.error.clone(),
-            samples: self.samples.clone(),
+            samples: self
+                .samples
+                .iter()
+                .map(|event| Value::Object(event.fields().clone()))
+                .collect(),
         }
     }
 }
 
-fn epoch_timestamp(epoch: Epoch) -> String {
-    let time = chrono::DateTime::from_timestamp_millis(epoch as i64).unwrap_or_default();
-    format_timestamp(&time)
-}
-
 /// All open windows of one worker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DedupWindows {
     windows: BTreeMap<DedupKey, Window>,
+    max_samples: usize,
+}
+
+impl Default for DedupWindows {
+    fn default() -> Self {
+        DedupWindows::new(MAX_SAMPLES)
+    }
 }
 
 impl DedupWindows {
-    /// Applies every outcome of `epoch` and returns one alert update per window that
-    /// gained matches and has reached its threshold.
+    /// Windows whose alerts carry at most `max_samples` matched events.
+    pub fn new(max_samples: usize) -> DedupWindows {
+        DedupWindows {
+            windows: BTreeMap::new(),
+            max_samples,
+        }
+    }
+
+    /// Applies every outcome of `epoch`: one alert update per window that gained
+    /// matches and has reached its threshold, and every outcome with its window.
     ///
     /// Epochs must be observed in increasing order. Within the epoch the outcomes are
     /// sorted first, so the result does not depend on their arrival order.
-    pub fn observe_epoch(&mut self, epoch: Epoch, mut outcomes: Vec<RuleOutcome>) -> Vec<Alert> {
+    pub fn observe_epoch(&mut self, epoch: Epoch, mut outcomes: Vec<RuleOutcome>) -> EpochAlerts {
         outcomes.sort_by(|a, b| {
             (DedupKey::of(a), a.event.event_time(), a.event.row_id()).cmp(&(
                 DedupKey::of(b),
@@ -186,7 +252,15 @@ impl DedupWindows {
             ))
         });
         let mut touched = BTreeSet::new();
+        let mut annotated = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
+            if outcome.kind == OutcomeKind::Match && !outcome.create_alert {
+                annotated.push(AlertedOutcome {
+                    outcome,
+                    window: None,
+                });
+                continue;
+            }
             let key = DedupKey::of(&outcome);
             let expired = self
                 .windows
@@ -199,16 +273,28 @@ impl DedupWindows {
                 .windows
                 .entry(key.clone())
                 .or_insert_with(|| Window::open(epoch, outcome.clone()));
-            window.add(&outcome);
+            window.add(epoch, &outcome, self.max_samples);
+            annotated.push(AlertedOutcome {
+                window: Some(WindowRef {
+                    alert_id: key.alert_id(window.start),
+                    created: window.start,
+                    updated: epoch,
+                }),
+                outcome,
+            });
             touched.insert(key);
         }
-        touched
+        let alerts = touched
             .into_iter()
             .filter_map(|key| {
                 let window = self.windows.get(&key)?;
-                (window.event_count >= window.threshold).then(|| window.alert(&key, epoch))
+                window.alerted.is_some().then(|| window.alert(&key, epoch))
             })
-            .collect()
+            .collect();
+        EpochAlerts {
+            alerts,
+            outcomes: annotated,
+        }
     }
 
     /// Forgets windows that end at or before `epoch`: no match at or after `epoch` can
@@ -269,7 +355,9 @@ mod tests {
     #[test]
     fn one_alert_per_dedup_key_and_later_matches_update_it() {
         let mut windows = DedupWindows::default();
-        let first = windows.observe_epoch(0, vec![matched("alice", "a1"), matched("bob", "b1")]);
+        let first = windows
+            .observe_epoch(0, vec![matched("alice", "a1"), matched("bob", "b1")])
+            .alerts;
         assert_eq!(first.len(), 2);
         assert_eq!(first[0].event_count, 1);
         let alice_id = first
@@ -277,7 +365,9 @@ mod tests {
             .find(|a| a.dedup_string == "alice")
             .map(|a| a.alert_id.clone());
 
-        let second = windows.observe_epoch(10 * MINUTE, vec![matched("alice", "a2")]);
+        let second = windows
+            .observe_epoch(10 * MINUTE, vec![matched("alice", "a2")])
+            .alerts;
         assert_eq!(
             second.len(),
             1,
@@ -296,8 +386,12 @@ mod tests {
     #[test]
     fn a_match_after_the_period_opens_a_new_alert() {
         let mut windows = DedupWindows::default();
-        let first = windows.observe_epoch(0, vec![matched("alice", "a1")]);
-        let later = windows.observe_epoch(60 * MINUTE, vec![matched("alice", "a2")]);
+        let first = windows
+            .observe_epoch(0, vec![matched("alice", "a1")])
+            .alerts;
+        let later = windows
+            .observe_epoch(60 * MINUTE, vec![matched("alice", "a2")])
+            .alerts;
         assert_ne!(first[0].alert_id, later[0].alert_id);
         assert_eq!(later[0].event_count, 1);
     }
@@ -306,14 +400,21 @@ mod tests {
     fn threshold_holds_alerts_until_enough_matches_share_a_window() {
         let mut windows = DedupWindows::default();
         let three = |row| outcome("alice", row, 3, OutcomeKind::Match);
-        assert!(windows.observe_epoch(0, vec![three("1")]).is_empty());
-        assert!(windows.observe_epoch(MINUTE, vec![three("2")]).is_empty());
-        let alerts = windows.observe_epoch(2 * MINUTE, vec![three("3")]);
+        assert!(windows.observe_epoch(0, vec![three("1")]).alerts.is_empty());
+        assert!(windows
+            .observe_epoch(MINUTE, vec![three("2")])
+            .alerts
+            .is_empty());
+        let alerts = windows.observe_epoch(2 * MINUTE, vec![three("3")]).alerts;
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].event_count, 3);
+        // Panther creates the alert when the threshold is crossed.
+        assert_eq!(alerts[0].creation_time, epoch_timestamp(2 * MINUTE));
+        assert_eq!(alerts[0].alert_id, DedupKey::of(&three("x")).alert_id(0));
         // A new window starts counting from zero again.
         assert!(windows
             .observe_epoch(61 * MINUTE, vec![three("4")])
+            .alerts
             .is_empty());
     }
 
@@ -322,10 +423,12 @@ mod tests {
         let mut windows = DedupWindows::default();
         let mut error = outcome("KeyError", "e1", 5, OutcomeKind::Error);
         error.error = Some("KeyError: 'columns'".into());
-        let alerts = windows.observe_epoch(
-            0,
-            vec![error, outcome("KeyError", "m1", 1, OutcomeKind::Match)],
-        );
+        let alerts = windows
+            .observe_epoch(
+                0,
+                vec![error, outcome("KeyError", "m1", 1, OutcomeKind::Match)],
+            )
+            .alerts;
         assert_eq!(alerts.len(), 2);
         let error_alert = alerts
             .iter()
@@ -346,8 +449,8 @@ mod tests {
         ];
         let mut reversed = batch.clone();
         reversed.reverse();
-        let a = DedupWindows::default().observe_epoch(5, batch);
-        let b = DedupWindows::default().observe_epoch(5, reversed);
+        let a = DedupWindows::default().observe_epoch(5, batch).alerts;
+        let b = DedupWindows::default().observe_epoch(5, reversed).alerts;
         assert_eq!(a, b);
     }
 
@@ -359,5 +462,69 @@ mod tests {
         assert_eq!(windows.open_windows(), 1);
         windows.expire_before(60 * MINUTE);
         assert_eq!(windows.open_windows(), 0);
+    }
+
+    #[test]
+    fn unique_values_drive_the_threshold() {
+        let mut windows = DedupWindows::default();
+        let with_unique = |row: &str, ip: &str| {
+            let mut outcome = outcome("alice", row, 2, OutcomeKind::Match);
+            outcome.unique = Some(ip.into());
+            outcome
+        };
+        let same_ip = windows
+            .observe_epoch(
+                0,
+                vec![with_unique("1", "10.0.0.1"), with_unique("2", "10.0.0.1")],
+            )
+            .alerts;
+        assert!(same_ip.is_empty(), "two matches but one distinct value");
+        let alerts = windows
+            .observe_epoch(MINUTE, vec![with_unique("3", "10.0.0.2")])
+            .alerts;
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].event_count, 3);
+    }
+
+    #[test]
+    fn every_outcome_comes_back_with_its_window_and_signals_with_none() {
+        let mut windows = DedupWindows::default();
+        let mut signal = matched("carol", "c1");
+        signal.create_alert = false;
+        let below = outcome("dave", "d1", 5, OutcomeKind::Match);
+        let result = windows.observe_epoch(7 * MINUTE, vec![matched("alice", "a1"), signal, below]);
+        assert_eq!(result.outcomes.len(), 3);
+        assert_eq!(
+            result.alerts.len(),
+            1,
+            "the signal and the held-back match alert nothing"
+        );
+        let by_user = |user: &str| {
+            result
+                .outcomes
+                .iter()
+                .find(|o| o.outcome.dedup == user)
+                .expect("outcome")
+        };
+        assert!(by_user("carol").window.is_none());
+        let alice = by_user("alice").window.clone().expect("window");
+        assert_eq!(alice.alert_id, result.alerts[0].alert_id);
+        assert_eq!((alice.created, alice.updated), (7 * MINUTE, 7 * MINUTE));
+        // Below the threshold there is no alert yet, but the id is already known.
+        let dave = by_user("dave").window.clone().expect("window");
+        assert_eq!(
+            dave.alert_id,
+            DedupKey::of(&by_user("dave").outcome).alert_id(7 * MINUTE)
+        );
+        assert_eq!(windows.open_windows(), 2);
+    }
+
+    #[test]
+    fn samples_are_bounded() {
+        let mut windows = DedupWindows::new(2);
+        let batch = (0..5).map(|i| matched("alice", &format!("a{i}"))).collect();
+        let alerts = windows.observe_epoch(0, batch).alerts;
+        assert_eq!(alerts[0].event_count, 5);
+        assert_eq!(alerts[0].samples.len(), 2);
     }
 }

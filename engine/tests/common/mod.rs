@@ -225,8 +225,9 @@ impl TopicReader {
     }
 }
 
-/// Writes an engine config for topics `<run>.raw`, `<run>.alerts`, `<run>.dead` and
-/// `<run>.events`, with the repository's rules unless `rules` is given.
+/// Writes an engine config for topics `<run>.raw`, `<run>.alerts`, `<run>.dead`,
+/// `<run>.events`, `<run>.rule-errors` and `<run>.rule-matches`, with the repository's
+/// rules unless `rules` is given.
 pub fn write_config(dir: &Path, run: &str, rules: Option<&Path>, extra: &str) -> PathBuf {
     let config = dir.join("corvid.yml");
     let rules = rules
@@ -235,7 +236,7 @@ pub fn write_config(dir: &Path, run: &str, rules: Option<&Path>, extra: &str) ->
     std::fs::write(
         &config,
         format!(
-            "kafka:\n  brokers: {}\ntopics:\n  raw: {run}.raw\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  events: {run}.events\n  rule_errors: {run}.rule-errors\n  partitions: 3\nrules_dir: {}\nstate_dir: {}\nworkers: 2\nepoch_ms: 200\n{extra}",
+            "kafka:\n  brokers: {}\ntopics:\n  raw: {run}.raw\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  events: {run}.events\n  rule_errors: {run}.rule-errors\n  rule_matches: {run}.rule-matches\n  partitions: 3\nrules_dir: {}\nstate_dir: {}\nworkers: 2\nepoch_ms: 200\n{extra}",
             brokers(),
             rules.display(),
             dir.join("data").display()

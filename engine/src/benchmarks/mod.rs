@@ -5,6 +5,10 @@
 //! * [`rules`]: the production Parse and Rules operators of `corvid run`, in a one-worker
 //!   timely dataflow fed [`EPOCH_ITEMS`] items per epoch (Kafka and sinks left out),
 //!   against panther-core on the same events and rules.
+//! * [`alerts`]: the production dedup stage and transactional alerts sink on real Kafka
+//!   with many distinct dedup keys, against a plain producer of the same records.
+
+pub mod alerts;
 
 use std::cell::RefCell;
 use std::rc::Rc;
