@@ -56,7 +56,7 @@ pub struct ForwarderConfig {
     pub routing: RoutingTable,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaSettings {
     pub brokers: String,
@@ -64,6 +64,18 @@ pub struct KafkaSettings {
     pub client: BTreeMap<String, String>,
     /// Where a consumer group with no committed offset starts.
     pub start_offset: StartOffset,
+}
+
+/// Names the client properties but not their values: `sasl.password`,
+/// `ssl.key.password` and the like live there.
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("client", &self.client.keys().collect::<Vec<_>>())
+            .field("start_offset", &self.start_offset)
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -512,7 +524,7 @@ mod tests {
     const FULL: &str = r#"
 kafka:
   brokers: kafka:9092
-  client: {security.protocol: SSL}
+  client: {security.protocol: SASL_SSL, sasl.password: kafka-password}
   start_offset: latest
 topic: alerts
 group_id: fwd
@@ -561,6 +573,7 @@ severity_routes:
             "services/T/B/X",
             "office.com/w",
             "127.0.0.1:8080",
+            "kafka-password",
         ] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
