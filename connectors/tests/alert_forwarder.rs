@@ -692,3 +692,110 @@ fn a_shutdown_mid_retry_leaves_the_alert_to_the_next_run() {
     assert_eq!((stats.records, stats.delivered), (1, 1), "{stats:?}");
     assert_eq!(delivered(&receiver), [alert]);
 }
+
+/// The registry `scripts/schema-registry.sh` starts, or `CORVID_TEST_SCHEMA_REGISTRY`.
+fn schema_registry() -> String {
+    std::env::var("CORVID_TEST_SCHEMA_REGISTRY")
+        .unwrap_or_else(|_| "http://127.0.0.1:8081/apis/ccompat/v6".into())
+}
+
+/// The engine's Avro conventions in a few fields: an enum `type`, a map, a null union,
+/// and free-form JSON as JSON text.
+const AVRO_ALERT_SCHEMA: &str = r#"{"type": "record", "name": "Alert", "namespace": "corvid", "fields": [
+  {"name": "alertId", "type": "string"},
+  {"name": "type", "type": {"type": "enum", "name": "AlertType", "symbols": ["RULE", "RULE_ERROR"]}},
+  {"name": "title", "type": "string"},
+  {"name": "severity", "type": "string"},
+  {"name": "eventCount", "type": "long"},
+  {"name": "creationTime", "type": "string"},
+  {"name": "updateTime", "type": "string"},
+  {"name": "reports", "type": {"type": "map", "values": {"type": "array", "items": "string"}}},
+  {"name": "destinations", "type": ["null", {"type": "array", "items": "string"}], "default": null},
+  {"name": "alertContext", "type": ["null", "string"], "default": null},
+  {"name": "samples", "type": {"type": "array", "items": "string"}}
+]}"#;
+
+#[test]
+fn an_avro_alert_is_decoded_through_the_registry_and_forwarded_as_json() {
+    use apache_avro::types::Value as Avro;
+    use schema_registry_converter::blocking::avro::AvroEncoder;
+    use schema_registry_converter::blocking::schema_registry::SrSettings;
+    use schema_registry_converter::schema_registry_common::{
+        SchemaType, SubjectNameStrategy, SuppliedSchema,
+    };
+
+    let setup = Setup::new("avro");
+    let receiver = Receiver::answering(200);
+    let registry = schema_registry();
+    let strategy = SubjectNameStrategy::TopicNameStrategyWithSchema(
+        setup.topic.clone(),
+        false,
+        SuppliedSchema::new(
+            Some("corvid.Alert".into()),
+            SchemaType::Avro,
+            AVRO_ALERT_SCHEMA.into(),
+        ),
+    );
+    let id = alert_id();
+    let time = "2026-11-27 10:00:00.000000000";
+    let fields = vec![
+        ("alertId", Avro::String(id.clone())),
+        ("type", Avro::Enum(0, "RULE".into())),
+        ("title", Avro::String("root logged in".into())),
+        ("severity", Avro::String("HIGH".into())),
+        ("eventCount", Avro::Long(1)),
+        ("creationTime", Avro::String(time.into())),
+        ("updateTime", Avro::String(time.into())),
+        (
+            "reports",
+            Avro::Map(
+                [(
+                    "MITRE ATT&CK".to_owned(),
+                    Avro::Array(vec![Avro::String("TA0001:T1078".into())]),
+                )]
+                .into(),
+            ),
+        ),
+        ("destinations", Avro::Union(0, Box::new(Avro::Null))),
+        (
+            "alertContext",
+            Avro::Union(1, Box::new(Avro::String(r#"{"ip":"203.0.113.7"}"#.into()))),
+        ),
+        (
+            "samples",
+            Avro::Array(vec![Avro::String(r#"{"user":"root","n":1}"#.into())]),
+        ),
+    ];
+    let payload = AvroEncoder::new(SrSettings::new(registry.clone()))
+        .encode(fields, &strategy)
+        .unwrap_or_else(|e| panic!("registering and encoding at {registry} (is it up? scripts/schema-registry.sh up): {e}"));
+    assert_eq!(payload[0], 0, "Confluent framing");
+    produce(&setup.topic, &[(&id, payload)]);
+    let yaml = setup.yaml(
+        &format!(
+            "  - {{id: hook, type: webhook, url: \"{}/hook\"}}",
+            receiver.base
+        ),
+        &format!("schema_registry_url: \"{registry}\"\nseverity_routes: {{HIGH: [hook]}}"),
+    );
+    let stats = forward(&yaml);
+    assert_eq!((stats.records, stats.delivered), (1, 1), "{stats:?}");
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].json(),
+        json!({
+            "alertId": id,
+            "type": "RULE",
+            "title": "root logged in",
+            "severity": "HIGH",
+            "eventCount": 1,
+            "creationTime": time,
+            "updateTime": time,
+            "reports": {"MITRE ATT&CK": ["TA0001:T1078"]},
+            "destinations": null,
+            "alertContext": {"ip": "203.0.113.7"},
+            "samples": [{"user": "root", "n": 1}],
+        })
+    );
+}
