@@ -288,3 +288,56 @@ fn a_second_run_with_the_same_sink_publishes_no_alert_version_twice() {
         .sum();
     assert_eq!(total, 8, "{ours:#?}");
 }
+
+#[test]
+fn the_engine_writes_avro_alerts_a_stock_consumer_decodes() {
+    let s = scenario();
+    let registry = common::test_schema_registry();
+    let config = write_config(
+        s.dir.path(),
+        &s.run,
+        Some(&s.dir.path().join("rules")),
+        &format!("schema_registry_url: {registry}\nalerts:\n  encoding: avro\n"),
+    );
+    run_to_end(&config);
+    let topic = format!("{}.alerts", s.run);
+    let output = std::process::Command::new(common::venv_python())
+        .arg(common::repo_root().join("engine/tests/avro_alert_consumer.py"))
+        .args(["--brokers", &brokers(), "--registry", &registry])
+        .args(["--topic", &topic, "--count", "8", "--timeout", "60"])
+        .output()
+        .expect("run the stock consumer");
+    assert!(
+        output.status.success(),
+        "stock consumer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let decoded: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("consumer JSON")["value"].clone())
+        .collect();
+    assert_eq!(decoded.len(), 8);
+    let mut alice: Vec<u64> = decoded
+        .iter()
+        .filter(|a| a["dedupString"] == "alice")
+        .map(|a| a["eventCount"].as_u64().unwrap_or_default())
+        .collect();
+    alice.sort();
+    assert_eq!(alice, vec![1, 1, 2, 3, 4, 5]);
+    let threshold: Vec<&Value> = decoded
+        .iter()
+        .filter(|a| a["ruleId"] == "Test.Threshold")
+        .collect();
+    assert_eq!(threshold.len(), 1);
+    assert_eq!(threshold[0]["eventCount"], 3);
+    assert_eq!(threshold[0]["type"], "RULE");
+    let context = decoded
+        .iter()
+        .find(|a| a["dedupString"] == "bob")
+        .and_then(|a| a["alertContext"].as_str())
+        .expect("alertContext as JSON text");
+    assert_eq!(
+        serde_json::from_str::<Value>(context).expect("context JSON"),
+        serde_json::json!({"user": "bob"})
+    );
+}
