@@ -401,6 +401,7 @@ fn tail_alerts(args: TailArgs) -> Result<ExitCode> {
         idle: Duration::from_secs_f64(args.idle_secs),
         max: args.max,
         json: args.json,
+        schema_registry_url: config.schema_registry_url.clone(),
     };
     let mut stdout = std::io::stdout().lock();
     let count = tail(&config.kafka, &options, &mut stdout)?;
