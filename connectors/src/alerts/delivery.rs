@@ -155,10 +155,6 @@ impl Sender {
         Ok(Sender { client, policy })
     }
 
-    pub fn policy(&self) -> &RetryPolicy {
-        &self.policy
-    }
-
     /// Delivers `request` to `destination`, retrying per the policy, until delivered,
     /// failed for good, or `shutdown` is set.
     pub fn deliver(
