@@ -33,9 +33,13 @@ pub enum LakeError {
     },
 }
 
-/// The `lake` section of the engine's config (the query command takes the same).
+/// Where the lake is: the location keys of the engine config's `lake` section.
+///
+/// Unknown keys are ignored here because the section also holds the writer's settings
+/// (`roll_secs`, …): the engine validates the whole section with its own strict struct,
+/// and `corvid query` reads only these keys from the same file.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct LakeLocation {
     /// A directory, `file:///dir`, or `s3://bucket/prefix`.
     pub url: String,
