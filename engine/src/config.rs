@@ -46,6 +46,75 @@ pub struct EngineConfig {
     /// still keep its own epoch; also how far a quiet partition holds the frontier back.
     pub epoch_grace_ms: u64,
     pub alerts: AlertsConfig,
+    pub lake: LakeConfig,
+}
+
+/// The data lake: where it is and how files are cut.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeConfig {
+    /// Write every event, rule match and rule error to the lake.
+    pub enabled: bool,
+    /// A directory, `file:///dir` or `s3://bucket/prefix`; default `<state_dir>/lake`.
+    pub url: Option<String>,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub allow_http: bool,
+    /// A file spans at most this many seconds of epochs.
+    pub roll_secs: f64,
+    /// A file is cut once its Parquet size reaches this many MiB.
+    pub max_file_mib: u64,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig {
+            enabled: true,
+            url: None,
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: false,
+            roll_secs: 300.0,
+            max_file_mib: 128,
+        }
+    }
+}
+
+impl std::fmt::Debug for LakeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LakeConfig")
+            .field("enabled", &self.enabled)
+            .field("url", &self.url)
+            .field("endpoint", &self.endpoint)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("roll_secs", &self.roll_secs)
+            .field("max_file_mib", &self.max_file_mib)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LakeConfig {
+    /// The lake's location, the URL defaulting to `<state_dir>/lake`.
+    pub fn location(&self, state_dir: &Path) -> corvid_lake::LakeLocation {
+        corvid_lake::LakeLocation {
+            url: self
+                .url
+                .clone()
+                .unwrap_or_else(|| state_dir.join("lake").display().to_string()),
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            allow_http: self.allow_http,
+        }
+    }
 }
 
 /// The alerts topic's encoding and transactional sink.
@@ -130,6 +199,7 @@ impl Default for EngineConfig {
             epoch_ms: 1000,
             epoch_grace_ms: 2000,
             alerts: AlertsConfig::default(),
+            lake: LakeConfig::default(),
         }
     }
 }
@@ -209,6 +279,21 @@ impl EngineConfig {
             (
                 self.topics.rule_matches.is_empty(),
                 "topics.rule_matches: must not be empty",
+            ),
+            (
+                !(self.lake.roll_secs.is_finite() && self.lake.roll_secs > 0.0),
+                "lake.roll_secs: must be a positive number",
+            ),
+            (
+                self.lake.max_file_mib == 0,
+                "lake.max_file_mib: must be at least 1",
+            ),
+            (
+                self.lake
+                    .url
+                    .as_deref()
+                    .is_some_and(|url| url.trim().is_empty()),
+                "lake.url: must not be empty",
             ),
             (
                 self.alerts.progress_topic.is_empty(),

@@ -20,6 +20,8 @@ use std::time::Duration;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::Concat;
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::dedup_alerts;
@@ -28,6 +30,7 @@ use crate::evaluate::evaluate_rules;
 use crate::evaluate::reload::{LiveRules, Loader};
 use crate::event::Event;
 use crate::kafka::client_config;
+use crate::lake::{lake_sink, LakeRow, LakeWriter, RollPolicy};
 use crate::metrics::metrics;
 use crate::parse::avro::AvroDecoding;
 use crate::parse::registry::RegistryError;
@@ -42,6 +45,7 @@ use crate::sinks::rule_matches::rule_outcome_record;
 use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
 use crate::source::Epoch;
 use corvid_connectors::topics::{ensure_topics, ensure_topics_with, TopicError};
+use corvid_lake::{Lake, LakeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -57,8 +61,10 @@ pub enum EngineError {
     Sink(#[from] SinkError),
     #[error(transparent)]
     AlertsSink(#[from] AlertsSinkError),
-    #[error("alerts sink failed: {0}")]
-    AlertsFailed(String),
+    #[error("a sink failed: {0}")]
+    SinkFailed(String),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
     #[error("timely: {0}")]
     Timely(String),
     #[error("worker {0} panicked")]
@@ -132,11 +138,26 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         stop_at_end: options.stop_at_end,
         shutdown,
     };
+    let lake = match config.lake.enabled {
+        true => Some(Lake::open(&config.lake.location(&config.state_dir))?),
+        false => None,
+    };
+    if let Some(lake) = &lake {
+        tracing::info!(lake = %lake.url_of(&lake.prefix), "writing the lake");
+    }
     let fatal = FatalSlot::default();
-    let worker_fatal = fatal.clone();
-    let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
-        run_worker(worker, &config, &settings, &registry, &rules, &worker_fatal)
-    })
+    let shared = Shared {
+        config,
+        settings,
+        registry,
+        rules,
+        fatal: fatal.clone(),
+        lake,
+    };
+    let guards = timely::execute(
+        timely::Config::process(shared.config.workers),
+        move |worker| run_worker(worker, &shared),
+    )
     .map_err(EngineError::Timely)?;
     let results = guards.join();
     stop_watching.store(true, Ordering::Release);
@@ -150,22 +171,33 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         }
     }
     if let Some(message) = fatal.take() {
-        return Err(EngineError::AlertsFailed(message));
+        return Err(EngineError::SinkFailed(message));
     }
     tracing::debug!("final metrics\n{}", crate::metrics::render());
     Ok(())
 }
 
+/// What every worker of the process shares.
+struct Shared {
+    config: EngineConfig,
+    settings: SourceSettings,
+    registry: Arc<LogTypeRegistry>,
+    rules: Arc<LiveRules>,
+    fatal: FatalSlot,
+    lake: Option<Lake>,
+}
+
 // `Result` is timely's two-way split of rule outcomes here, not an error path.
 #[allow(clippy::result_large_err)]
-fn run_worker(
-    worker: &mut timely::worker::Worker,
-    config: &EngineConfig,
-    settings: &SourceSettings,
-    registry: &Arc<LogTypeRegistry>,
-    rules: &Arc<LiveRules>,
-    fatal: &FatalSlot,
-) -> Result<(), EngineError> {
+fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<(), EngineError> {
+    let Shared {
+        config,
+        settings,
+        registry,
+        rules,
+        fatal,
+        lake,
+    } = shared;
     let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
     let alerts_out = match worker.index() {
         0 => Some(AlertsSink::connect(config)?),
@@ -189,6 +221,20 @@ fn run_worker(
         .schema_registry_url
         .as_deref()
         .map(|url| Arc::new(AvroDecoding::new(url)));
+    let policy = RollPolicy {
+        roll_ms: (config.lake.roll_secs * 1000.0) as u64,
+        max_file_bytes: usize::try_from(config.lake.max_file_mib.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+    };
+    let lake_writer = lake.clone().map(|lake| {
+        LakeWriter::new(
+            lake,
+            worker.index(),
+            Arc::clone(&registry),
+            policy,
+            Arc::clone(&shutdown),
+        )
+    });
     worker.dataflow::<Epoch, _, _>(|scope| {
         let raw = kafka_source(scope, settings, partitions);
         let (events, dead_letters) = parse(raw, registry, avro);
@@ -201,8 +247,15 @@ fn run_worker(
             |dead| dead_letter_record(dead),
             &probe,
         );
+        let lake_events = events.clone();
         let outcomes = evaluate_rules(scope, events, rules);
         let (alerts, alerted) = dedup_alerts(outcomes, max_samples);
+        if let Some(writer) = lake_writer {
+            let rows = lake_events
+                .map(|event| LakeRow::event(&event))
+                .concat(alerted.clone().map(|alerted| LakeRow::outcome(&alerted)));
+            lake_sink(rows, writer, fatal.clone(), &probe);
+        }
         let (errors, matches) = alerted.ok_err(|alerted| match alerted.outcome.kind {
             OutcomeKind::Error => Ok(alerted),
             OutcomeKind::Match => Err(alerted),

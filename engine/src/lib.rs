@@ -4,7 +4,8 @@
 //! `source` (owned Kafka partitions, ingest epochs) → `parse` (log type schemas,
 //! classification, `p_` fields, dead letters) → `evaluate` (the rules operator, hot
 //! reload) running `rules` (Panther-format Python detections) → `alerts` (dedup windows,
-//! thresholds, alert identity) → `sinks` (alerts, dead letters, rule errors, events),
+//! thresholds, alert identity) → `sinks` (alerts, dead letters, rule matches and errors,
+//! events) and `lake` (every event, match and error as Parquet on object storage),
 //! wired together in `dataflow` and configured by `config`. `benchmarks` is the engine's
 //! side of the benchmarks in `loadtest/`.
 
@@ -15,6 +16,7 @@ pub mod dataflow;
 pub mod evaluate;
 pub mod event;
 pub mod kafka;
+pub mod lake;
 pub mod metrics;
 pub mod parse;
 pub mod rules;

@@ -23,6 +23,10 @@ pub struct EngineMetrics {
     pub sink_transactions: IntCounterVec,
     pub sink_transaction_seconds: Histogram,
     pub alerts_skipped: IntCounter,
+    pub lake_files: IntCounterVec,
+    pub lake_rows: IntCounterVec,
+    pub lake_bytes: IntCounterVec,
+    pub lake_rows_rejected: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -127,6 +131,29 @@ static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
             &registry,
             "corvid_alert_updates_skipped_total",
             "Alert updates of epochs an earlier run had already committed, not published again",
+        ),
+        lake_files: counter_vec(
+            &registry,
+            "corvid_lake_files_total",
+            "Parquet files written to the lake, per database",
+            &["database"],
+        ),
+        lake_rows: counter_vec(
+            &registry,
+            "corvid_lake_rows_total",
+            "Rows written to the lake, per database",
+            &["database"],
+        ),
+        lake_bytes: counter_vec(
+            &registry,
+            "corvid_lake_bytes_total",
+            "Bytes of Parquet written to the lake, per database",
+            &["database"],
+        ),
+        lake_rows_rejected: counter(
+            &registry,
+            "corvid_lake_rows_rejected_total",
+            "Rows that fit no lake table (unknown log type or a value the column cannot hold)",
         ),
         registry,
     }

@@ -31,9 +31,10 @@ pub const INDICATOR_COLUMNS: [&str; 12] = [
 /// The hour partition columns, as SQL sees them.
 pub const PARTITION_COLUMNS: [&str; 4] = ["year", "month", "day", "hour"];
 
-/// The timestamp type of every timestamp column.
+/// The timestamp type of every timestamp column: UTC, spelled as an offset so readers
+/// need no time zone database.
 pub fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")))
+    DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("+00:00")))
 }
 
 /// A list of strings (`array<string>`).
