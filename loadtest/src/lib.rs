@@ -12,3 +12,4 @@ pub mod generator;
 pub mod harness;
 pub mod parse_bench;
 pub mod rules_bench;
+pub mod scenario;
