@@ -1,8 +1,9 @@
 //! The lake location from the engine's config file: only its `lake:` section is read
 //! (the keys of [`LakeLocation`]; the writer's keys of that section and every other
-//! section are ignored).
+//! section are ignored), plus `state_dir`, since the engine's lake defaults to
+//! `<state_dir>/lake` when `lake.url` is not set.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -13,19 +14,45 @@ use crate::SqlError;
 #[derive(Deserialize)]
 struct LakeSection {
     #[serde(default)]
-    lake: Option<LakeLocation>,
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    lake: Option<serde_yaml_ng::Value>,
 }
 
-/// The `lake:` section of the YAML text `text`; the default location when it is absent.
+/// The engine's default `state_dir`.
+const DEFAULT_STATE_DIR: &str = "data";
+
+/// The lake location of the engine config text `text`: its `lake:` section, the URL
+/// defaulting to `<state_dir>/lake` as in the engine.
 pub fn lake_location_from_yaml(text: &str, path: &str) -> Result<LakeLocation, SqlError> {
-    if text.trim().is_empty() {
-        return Ok(LakeLocation::default());
-    }
-    let section: LakeSection = serde_yaml_ng::from_str(text).map_err(|error| SqlError::Config {
+    let error = |message: String| SqlError::Config {
         path: path.to_owned(),
-        message: error.to_string(),
-    })?;
-    Ok(section.lake.unwrap_or_default())
+        message,
+    };
+    let section: LakeSection = if text.trim().is_empty() {
+        LakeSection {
+            state_dir: None,
+            lake: None,
+        }
+    } else {
+        serde_yaml_ng::from_str(text).map_err(|e| error(e.to_string()))?
+    };
+    let lake = section.lake.filter(|value| !value.is_null());
+    let has_url = lake
+        .as_ref()
+        .and_then(|value| value.get("url"))
+        .is_some_and(|url| !url.is_null());
+    let mut location: LakeLocation = match lake {
+        Some(value) => serde_yaml_ng::from_value(value).map_err(|e| error(format!("lake: {e}")))?,
+        None => LakeLocation::default(),
+    };
+    if !has_url {
+        let state_dir = section
+            .state_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        location.url = state_dir.join("lake").display().to_string();
+    }
+    Ok(location)
 }
 
 /// The `lake:` section of the engine config at `path`.
@@ -50,9 +77,18 @@ mod tests {
         assert_eq!(location.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert!(location.allow_http);
         assert_eq!(
-            lake_location_from_yaml("kafka: {}\n", "e.yml").expect("default"),
-            LakeLocation::default()
+            lake_location_from_yaml("kafka: {}\n", "e.yml")
+                .expect("default")
+                .url,
+            "data/lake"
         );
+        let location = lake_location_from_yaml(
+            "state_dir: /var/corvid\nlake:\n  region: eu-west-1\n",
+            "e.yml",
+        )
+        .expect("state_dir");
+        assert_eq!(location.url, "/var/corvid/lake");
+        assert_eq!(location.region.as_deref(), Some("eu-west-1"));
     }
 
     #[test]

@@ -193,32 +193,20 @@ fn athena(out: &mut String, tables: &[TableDef], root: &str) {
 }
 
 fn datafusion_ddl(out: &mut String, tables: &[TableDef], root: &str) {
+    let _ = writeln!(
+        out,
+        "-- Columns are inferred from the Parquet files; the partition columns are the folders' text\n\
+         -- ('03'), which DataFusion compares with numbers as numbers (month = 3 matches month=03).\n\
+         -- corvid-query's own catalog types them INT."
+    );
     out.push('\n');
     schemas_of(Dialect::DataFusion, out);
     for table in tables {
         let _ = writeln!(
             out,
-            "\nCREATE EXTERNAL TABLE IF NOT EXISTS {}.{} (",
+            "\nCREATE EXTERNAL TABLE IF NOT EXISTS {}.{}\nSTORED AS PARQUET\nPARTITIONED BY (year, month, day, hour)\nLOCATION '{}/';",
             table.database.name(),
-            quote_sql(&table.name)
-        );
-        let mut columns: Vec<String> = table
-            .columns
-            .fields()
-            .iter()
-            .map(|f| {
-                format!(
-                    "  {} {}",
-                    quote_sql(f.name()),
-                    sql_type(Dialect::DataFusion, f.data_type())
-                )
-            })
-            .collect();
-        columns.extend(PARTITION_COLUMNS.iter().map(|c| format!("  {c} INT")));
-        let _ = writeln!(
-            out,
-            "{}\n)\nSTORED AS PARQUET\nPARTITIONED BY (year, month, day, hour)\nLOCATION '{}/';",
-            columns.join(",\n"),
+            quote_sql(&table.name),
             escape_literal(&folder(root, table))
         );
     }
@@ -239,13 +227,7 @@ fn views(out: &mut String, tables: &[TableDef], dialect: Dialect) {
         if members.is_empty() {
             let select: Vec<String> = columns
                 .iter()
-                .map(|f| {
-                    format!(
-                        "CAST(NULL AS {}) AS {}",
-                        sql_type(dialect, f.data_type()),
-                        f.name()
-                    )
-                })
+                .map(|f| format!("{} AS {}", typed_null(dialect, f.data_type()), f.name()))
                 .collect();
             let _ = writeln!(out, "SELECT {}\nWHERE false;", select.join(", "));
             continue;
@@ -277,10 +259,15 @@ fn select_item(dialect: Dialect, database: Database, table: &TableDef, field: &F
     if PARTITION_COLUMNS.contains(&name.as_str()) || table.columns.field_with_name(name).is_ok() {
         return name.clone();
     }
-    format!(
-        "CAST(NULL AS {}) AS {name}",
-        sql_type(dialect, field.data_type())
-    )
+    format!("{} AS {name}", typed_null(dialect, field.data_type()))
+}
+
+/// `CAST(NULL AS type)`; a bare `NULL` for maps in DataFusion, whose SQL has no map type.
+fn typed_null(dialect: Dialect, data_type: &DataType) -> String {
+    match (dialect, data_type) {
+        (Dialect::DataFusion, DataType::Map(..)) => "NULL".to_owned(),
+        _ => format!("CAST(NULL AS {})", sql_type(dialect, data_type)),
+    }
 }
 
 fn quote_for(dialect: Dialect, name: &str) -> String {
@@ -423,6 +410,13 @@ pub fn sql_type(dialect: Dialect, data_type: &DataType) -> String {
                 .map(|f| format!("{} {}", f.name(), t(f.data_type())))
                 .collect();
             format!("ROW({})", members.join(", "))
+        }
+        (Dialect::DataFusion, DataType::Struct(fields)) => {
+            let members: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{} {}", quote_sql(f.name()), t(f.data_type())))
+                .collect();
+            format!("STRUCT<{}>", members.join(", "))
         }
         (_, DataType::Struct(fields)) => {
             let members: Vec<String> = fields

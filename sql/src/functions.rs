@@ -13,9 +13,10 @@
 //! | `date_parse(text, format)`, `date_format(timestamp, format)` | MySQL-style formats (`%Y-%m-%d %H:%i:%s`) |
 //! | `regexp_extract(text, pattern[, group])` | the first match (or its group); NULL when nothing matches |
 //! | `split(text, delimiter)` | alias of `string_to_array` |
+//! | `element_at(array, i)`, `element_at(map, key)` | 1-based (negative from the end); NULL when out of range or the key is missing |
 //!
 //! DataFusion's own functions cover the rest of the usual set under Presto's names:
-//! `cardinality`, `element_at`, `array_join`, `lower`, `strpos`, `regexp_like`,
+//! `cardinality`, `array_join`, `lower`, `strpos`, `regexp_like`,
 //! `date_trunc`, `from_unixtime`, `to_unixtime`, `approx_distinct`, `now()`,
 //! `current_timestamp - INTERVAL '1' DAY`.
 
@@ -62,6 +63,7 @@ pub fn register(ctx: &SessionContext) {
         ctx.register_udf(ScalarUDF::from(Time::new(kind)));
     }
     ctx.register_udf(ScalarUDF::from(RegexpExtract::new()));
+    ctx.register_udf(ScalarUDF::from(ElementAt::new()));
     if let Ok(split) = ctx.udf("string_to_array") {
         if !split.aliases().iter().any(|a| a == "split") {
             ctx.register_udf(split.as_ref().clone().with_aliases(["split"]));
@@ -875,6 +877,103 @@ impl ScalarUDFImpl for RegexpExtract {
             })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `element_at(array, index)` and `element_at(map, key)` (DataFusion's `element_at` is
+/// the map function only).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ElementAt {
+    signature: Signature,
+}
+
+impl ElementAt {
+    fn new() -> ElementAt {
+        ElementAt {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ElementAt {
+    fn name(&self) -> &str {
+        "element_at"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types.first() {
+            Some(
+                DataType::List(f)
+                | DataType::LargeList(f)
+                | DataType::FixedSizeList(f, _)
+                | DataType::ListView(f)
+                | DataType::LargeListView(f),
+            ) => Ok(f.data_type().clone()),
+            Some(DataType::Map(entries, _)) => match entries.data_type() {
+                DataType::Struct(kv) if kv.len() == 2 => Ok(kv[1].data_type().clone()),
+                other => plan_err!("element_at: unexpected map entries {other}"),
+            },
+            Some(DataType::Null) => Ok(DataType::Null),
+            other => plan_err!("element_at(array, index) or element_at(map, key), not {other:?}"),
+        }
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [list @ (DataType::List(_) | DataType::LargeList(_) | DataType::Null), index]
+                if index.is_integer() || index == &DataType::Null =>
+            {
+                Ok(vec![list.clone(), DataType::Int64])
+            }
+            [DataType::FixedSizeList(f, _) | DataType::ListView(f) | DataType::LargeListView(f), index]
+                if index.is_integer() || index == &DataType::Null =>
+            {
+                Ok(vec![DataType::List(Arc::clone(f)), DataType::Int64])
+            }
+            [map @ DataType::Map(entries, _), _] => match entries.data_type() {
+                DataType::Struct(kv) if kv.len() == 2 => {
+                    Ok(vec![map.clone(), kv[0].data_type().clone()])
+                }
+                other => plan_err!("element_at: unexpected map entries {other}"),
+            },
+            _ => plan_err!(
+                "element_at(array, index) or element_at(map, key) was called with {arg_types:?}"
+            ),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::functions_nested::extract::array_element_udf;
+        use datafusion::functions_nested::map_extract::map_extract_udf;
+        let DataType::Map(..) = args.args[0].data_type() else {
+            return array_element_udf().invoke_with_args(args);
+        };
+        let value_type = args.return_field.data_type().clone();
+        let list = DataType::List(Arc::new(Field::new("item", value_type, true)));
+        let extracted = map_extract_udf().invoke_with_args(ScalarFunctionArgs {
+            args: args.args,
+            arg_fields: args.arg_fields,
+            number_rows: args.number_rows,
+            return_field: Arc::new(Field::new("values", list.clone(), true)),
+            config_options: Arc::clone(&args.config_options),
+        })?;
+        array_element_udf().invoke_with_args(ScalarFunctionArgs {
+            args: vec![
+                extracted,
+                ColumnarValue::Scalar(ScalarValue::Int64(Some(1))),
+            ],
+            arg_fields: vec![
+                Arc::new(Field::new("values", list, true)),
+                Arc::new(Field::new("index", DataType::Int64, false)),
+            ],
+            number_rows: args.number_rows,
+            return_field: args.return_field,
+            config_options: args.config_options,
+        })
     }
 }
 
