@@ -13,6 +13,9 @@
 //! | `date_parse(text, format)`, `date_format(timestamp, format)` | MySQL-style formats (`%Y-%m-%d %H:%i:%s`) |
 //! | `regexp_extract(text, pattern[, group])` | the first match (or its group); NULL when nothing matches |
 //! | `split(text, delimiter)` | alias of `string_to_array` |
+//! | `year`, `quarter`, `month`, `day`, `hour`, `minute`, `second`, `day_of_week`, `day_of_year` (timestamp) | the UTC field as BIGINT (`day_of_week`: 1 = Monday … 7 = Sunday) |
+//! | `count_if(condition)` | aggregate: the rows where the condition is true (0 when none) |
+//! | `arbitrary(x)`, `approx_percentile(x, p)` | aliases of `any_value`, `approx_percentile_cont` |
 //! | `element_at(array, i)`, `element_at(map, key)` | 1-based (negative from the end); NULL when out of range or the key is missing |
 //!
 //! DataFusion's own functions cover the rest of the usual set under Presto's names:
@@ -34,8 +37,10 @@ use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::binary::comparison_coercion;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
 use serde_json::Value;
@@ -64,6 +69,30 @@ pub fn register(ctx: &SessionContext) {
     }
     ctx.register_udf(ScalarUDF::from(RegexpExtract::new()));
     ctx.register_udf(ScalarUDF::from(ElementAt::new()));
+    for part in [
+        Part::Year,
+        Part::Quarter,
+        Part::Month,
+        Part::Day,
+        Part::Hour,
+        Part::Minute,
+        Part::Second,
+        Part::DayOfWeek,
+        Part::DayOfYear,
+    ] {
+        ctx.register_udf(ScalarUDF::from(DatePart::new(part)));
+    }
+    ctx.register_udaf(AggregateUDF::from(CountIf::new()));
+    for (presto, datafusion) in [
+        ("arbitrary", "any_value"),
+        ("approx_percentile", "approx_percentile_cont"),
+    ] {
+        if let Ok(function) = ctx.udaf(datafusion) {
+            if !function.aliases().iter().any(|a| a == presto) {
+                ctx.register_udaf(function.as_ref().clone().with_aliases([presto]));
+            }
+        }
+    }
     if let Ok(split) = ctx.udf("string_to_array") {
         if !split.aliases().iter().any(|a| a == "split") {
             ctx.register_udf(split.as_ref().clone().with_aliases(["split"]));
@@ -974,6 +1003,179 @@ impl ScalarUDFImpl for ElementAt {
             return_field: args.return_field,
             config_options: args.config_options,
         })
+    }
+}
+
+/// A field of a timestamp, Presto's `year(ts)`, `hour(ts)`, ….
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Part {
+    Year,
+    Quarter,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    DayOfWeek,
+    DayOfYear,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DatePart {
+    part: Part,
+    signature: Signature,
+}
+
+impl DatePart {
+    fn new(part: Part) -> DatePart {
+        DatePart {
+            part,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for DatePart {
+    fn name(&self) -> &str {
+        match self.part {
+            Part::Year => "year",
+            Part::Quarter => "quarter",
+            Part::Month => "month",
+            Part::Day => "day",
+            Part::Hour => "hour",
+            Part::Minute => "minute",
+            Part::Second => "second",
+            Part::DayOfWeek => "day_of_week",
+            Part::DayOfYear => "day_of_year",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [t] if is_time(t) => Ok(vec![utc_micros()]),
+            _ => plan_err!("{}(timestamp) was called with {arg_types:?}", self.name()),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let times = to_utc_micros(&args.args[0].to_array(args.number_rows)?)?;
+        let mut out = Int64Builder::with_capacity(times.len());
+        for t in times.iter() {
+            out.append_option(match t {
+                Some(t) => {
+                    let t = datetime(t)?;
+                    Some(i64::from(match self.part {
+                        Part::Year => return_year(t.year())?,
+                        Part::Quarter => t.month0() / 3 + 1,
+                        Part::Month => t.month(),
+                        Part::Day => t.day(),
+                        Part::Hour => t.hour(),
+                        Part::Minute => t.minute(),
+                        Part::Second => t.second(),
+                        Part::DayOfWeek => t.weekday().number_from_monday(),
+                        Part::DayOfYear => t.ordinal(),
+                    }))
+                }
+                None => None,
+            });
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+fn return_year(year: i32) -> Result<u32> {
+    match u32::try_from(year) {
+        Ok(year) => Ok(year),
+        Err(_) => exec_err!("year {year} is before year 0"),
+    }
+}
+
+/// `count_if(condition)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CountIf {
+    signature: Signature,
+}
+
+impl CountIf {
+    fn new() -> CountIf {
+        CountIf {
+            signature: Signature::exact(vec![DataType::Boolean], Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for CountIf {
+    fn name(&self) -> &str {
+        "count_if"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn default_value(&self, _: &DataType) -> Result<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(0)))
+    }
+
+    fn state_fields(
+        &self,
+        args: StateFieldsArgs,
+    ) -> Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[count]", args.name),
+            DataType::Int64,
+            false,
+        ))])
+    }
+
+    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(CountIfAccumulator(0)))
+    }
+}
+
+#[derive(Debug)]
+struct CountIfAccumulator(i64);
+
+impl Accumulator for CountIfAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let conditions = values[0].as_boolean();
+        // Counts the non-null true values.
+        self.0 += conditions.true_count() as i64;
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(self.0)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Int64(Some(self.0))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let counts = states[0].as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        self.0 += counts.iter().flatten().sum::<i64>();
+        Ok(())
     }
 }
 

@@ -369,6 +369,18 @@ fn presto_functions_work_as_written() {
          WHERE day = 26 GROUP BY 1",
     );
     assert!(t.contains("| 2020-11-26T22:00:00Z | 6 |"), "{t}");
+    let t = one(
+        "SELECT count_if(dstport = 22) AS ssh, count_if(instanceid IS NULL) AS none, \
+         min(hour(p_event_time)) AS h, min(day_of_week(p_event_time)) AS dow, \
+         approx_percentile(bytes, 0.5) AS p50, arbitrary(account) AS account \
+         FROM aws_vpcflow WHERE day = 27",
+    );
+    assert!(
+        t.contains("| 6   | 1    | 9 | 5   | 840.0 | 123456789012 |"),
+        "{t}"
+    );
+    let t = one("SELECT count_if(dstport = 22) AS n FROM aws_vpcflow WHERE day = 1");
+    assert!(t.contains("| 0 |"), "{t}");
     // Strings and regular expressions.
     let t = one(
         "SELECT regexp_extract(useridentity.arn, 'user/(.*)', 1) AS who, \
