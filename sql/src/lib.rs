@@ -14,6 +14,8 @@
 //!   arrays, `json_extract_scalar`, `from_iso8601_timestamp`, `date_add`, …).
 //! * [`ddl`]: the same catalog as DDL for DuckDB, Athena (Glue, partition projection) and
 //!   DataFusion, so other engines read the lake the same way.
+//! * [`presto`]: Athena SQL DataFusion does not plan as written (`CROSS JOIN UNNEST`),
+//!   rewritten before planning.
 //! * [`output`]: results as an aligned table, JSON lines or CSV.
 //! * [`config`]: the `lake:` section of the engine's config.
 //! * [`testing`]: fixture lakes (CloudTrail-, VPC-flow- and osquery-like tables) for tests.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod ddl;
 pub mod functions;
 pub mod output;
+pub mod presto;
 pub mod testing;
 
 pub use catalog::{session, session_with_config, CATALOG};

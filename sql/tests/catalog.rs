@@ -9,10 +9,11 @@ use corvid_sql::datafusion::arrow::array::RecordBatch;
 use corvid_sql::datafusion::arrow::util::pretty::pretty_format_batches;
 use corvid_sql::datafusion::datasource::physical_plan::ParquetSource;
 use corvid_sql::datafusion::datasource::source::DataSourceExec;
+use corvid_sql::datafusion::execution::context::SQLOptions;
 use corvid_sql::datafusion::physical_plan::{collect, ExecutionPlan};
 use corvid_sql::datafusion::prelude::SessionContext;
 use corvid_sql::testing::{self, FixtureFile};
-use corvid_sql::{catalog, ddl, session};
+use corvid_sql::{catalog, ddl, presto, session};
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     corvid_lake::store::runtime().block_on(future)
@@ -21,7 +22,9 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// Runs `sql`; returns the batches and the data files the scans read.
 fn run(ctx: &SessionContext, sql: &str) -> (Vec<RecordBatch>, Vec<String>) {
     block_on(async {
-        let frame = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let frame = presto::sql(ctx, sql, SQLOptions::new())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         let plan = frame
             .create_physical_plan()
             .await
@@ -392,13 +395,25 @@ fn presto_functions_work_as_written() {
         t.contains("| alice | false | s3      | 4  | listbuckets |"),
         "{t}"
     );
-    // Indicator fan-out: Athena's `CROSS JOIN UNNEST(…) AS t(ip)` is not supported by
-    // DataFusion 55; `unnest` in a subquery's SELECT is the equivalent.
-    let t = one(
-        "SELECT ip, count(*) AS n FROM (SELECT unnest(p_any_ip_addresses) AS ip FROM aws_vpcflow \
-         WHERE day = 27) GROUP BY ip ORDER BY n DESC, ip LIMIT 1",
+    // Indicator fan-out as Athena writes it (rewritten to `unnest` in a subquery); the
+    // day filter still prunes.
+    let (batches, files) = run(
+        &ctx,
+        "SELECT t.ip, count(*) AS n FROM panther_logs.aws_vpcflow CROSS JOIN UNNEST(p_any_ip_addresses) AS t(ip) \
+         WHERE month = 11 AND day = 27 GROUP BY t.ip ORDER BY n DESC, t.ip LIMIT 1",
     );
-    assert!(t.contains("| 10.0.0.11 | 6 |"), "{t}");
+    assert!(
+        text(&batches).contains("| 10.0.0.11 | 6 |"),
+        "{}",
+        text(&batches)
+    );
+    assert_eq!(files.len(), 3, "{files:?}");
+    let t = one(
+        "SELECT ip, count(DISTINCT p_log_type) AS reach FROM panther_views.all_logs, UNNEST(p_any_ip_addresses) AS u(ip) \
+         WHERE day = 27 GROUP BY ip ORDER BY reach DESC, ip LIMIT 2",
+    );
+    assert!(t.contains("| 10.0.0.11      | 2     |"), "{t}");
+    assert!(t.contains("| 136.24.229.194 | 2     |"), "{t}");
     // Errors name the function.
     let error = block_on(async {
         match ctx

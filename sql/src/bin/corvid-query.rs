@@ -14,7 +14,7 @@ use corvid_sql::datafusion::execution::context::SQLOptions;
 use corvid_sql::datafusion::prelude::SessionContext;
 use corvid_sql::ddl::{self, Dialect};
 use corvid_sql::output::{write_results, Format};
-use corvid_sql::{config, session, CATALOG};
+use corvid_sql::{config, presto, session, CATALOG};
 
 const ABOUT: &str = "SQL over Corvid's Parquet lake (DataFusion, Athena-style SQL)";
 
@@ -196,7 +196,7 @@ async fn query(lake: &Lake, sql: &str, format: Format, out: &mut dyn Write) -> R
     let options = SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false);
-    let frame = match ctx.sql_with_options(sql, options).await {
+    let frame = match presto::sql(&ctx, sql, options).await {
         Ok(frame) => frame,
         Err(error) => {
             let message = error.to_string();
