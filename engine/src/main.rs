@@ -23,6 +23,7 @@ use corvid_engine::parse::{Classifier, LogTypeRegistry};
 use corvid_loadtest::generator::{generate, GeneratorSpec};
 use corvid_loadtest::harness::{self, HarnessConfig};
 use corvid_loadtest::rules_bench;
+use corvid_loadtest::scenario::{delivery, intrusion, Day};
 
 /// Corvid: a self-hosted streaming SIEM detection engine.
 #[derive(Parser)]
@@ -49,8 +50,19 @@ enum Command {
     /// (the normalized event, or the dead letter with every parser's reason).
     Parse(ParseArgs),
     /// Push generated osquery logs with planted attacks through a running pipeline and
-    /// report end-to-end events/s.
+    /// report end-to-end events/s; benchmarks; `scenario`: plant an attack story.
     Loadtest(LoadtestArgs),
+    /// SQL over the lake (Athena-style: panther_logs, panther_views.all_logs, …): runs the
+    /// `corvid-query` program installed next to `corvid`; `corvid query --help` for its options.
+    #[command(disable_help_flag = true)]
+    Query(QueryArgs),
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    /// Passed to corvid-query: [--config ENGINE.yml | --lake URL] [--format table|json|csv] "SQL"
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args)]
@@ -187,12 +199,17 @@ struct TailArgs {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct LoadtestArgs {
+    #[command(subcommand)]
+    mode: Option<LoadtestMode>,
     /// `rules`: the rules benchmark (no Kafka): panther-core and Corvid's dataflow on the
     /// same `--events` CloudTrail events and benchmark rules; events/s for both, the ratio.
     /// `alerts`: dedup + the transactional alerts sink on the configured broker with
     /// `--keys` distinct dedup keys, against a plain producer; alerts/s, ratio, memory.
-    #[arg(value_parser = ["rules", "alerts"])]
+    /// `lake`: the lake writer (Parquet) against gzip JSON lines of the same `--events`
+    /// events per log type; events/s per core and bytes per event for both.
+    #[arg(value_parser = ["rules", "alerts", "lake"])]
     bench: Option<String>,
     #[command(flatten)]
     config: ConfigArg,
@@ -229,6 +246,36 @@ struct LoadtestArgs {
     matches_per_key: usize,
 }
 
+#[derive(Subcommand)]
+enum LoadtestMode {
+    /// Write an attack story, mixed into background traffic of the same log types, into
+    /// the raw topic (one source and stream per log type), for rules and SQL to find.
+    Scenario(ScenarioArgs),
+}
+
+#[derive(Args)]
+struct ScenarioArgs {
+    /// The story. `intrusion`: an SSH login from outside the office (osquery, VPC flow
+    /// logs), a `curl … | sh`, then AWS reconnaissance with the instance's role (CloudTrail).
+    #[arg(value_parser = ["intrusion"])]
+    name: String,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Background events besides the story, spread over the three log types and the day.
+    #[arg(long, default_value_t = 5_000)]
+    events: u64,
+    /// Seed for the background traffic (the story depends on the day alone).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The UTC day every event falls on, YYYY-MM-DD; default today.
+    #[arg(long)]
+    date: Option<Day>,
+    /// Write one file per log type (`<log type>.log`) into this directory instead of
+    /// producing to Kafka.
+    #[arg(long)]
+    write_to: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -259,7 +306,46 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }) => test_rules(path_flag.unwrap_or(path), &filters),
         Command::Alerts(AlertsCommand::Tail(args)) => tail_alerts(args),
         Command::Parse(args) => parse_stdin(args),
+        Command::Loadtest(LoadtestArgs {
+            mode: Some(LoadtestMode::Scenario(args)),
+            ..
+        }) => scenario(args),
         Command::Loadtest(args) => loadtest(args),
+        Command::Query(args) => query(args),
+    }
+}
+
+/// `corvid query`: the `corvid-query` beside this executable, in its place (the engine's
+/// binary does not link DataFusion).
+fn query(args: QueryArgs) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("locating the corvid executable")?;
+    let program = exe.with_file_name(format!("corvid-query{}", std::env::consts::EXE_SUFFIX));
+    if !program.is_file() {
+        bail!(
+            "{} is missing: `corvid query` runs the corvid-query program installed next to corvid \
+             (`cargo build -p corvid-sql` builds it)",
+            program.display()
+        );
+    }
+    let mut command = std::process::Command::new(&program);
+    command.args(&args.args);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        bail!("cannot run {}: {error}", program.display());
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .with_context(|| format!("cannot run {}", program.display()))?;
+        Ok(ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ))
     }
 }
 
@@ -456,6 +542,11 @@ fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
     if args.bench.as_deref() == Some("alerts") {
         return alerts_benchmark(&args);
     }
+    if args.bench.as_deref() == Some("lake") {
+        let figures = benchmarks::lake::run(usize::try_from(args.events)?, args.rounds)?;
+        print!("{}", benchmarks::lake::render(&figures));
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = args.config.load()?;
     if args.planted == 0 || args.events == 0 || args.streams == 0 {
         bail!("--events, --planted and --streams must all be at least 1");
@@ -501,4 +592,42 @@ fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn scenario(args: ScenarioArgs) -> Result<ExitCode> {
+    let spec = intrusion::IntrusionSpec {
+        day: args.date.unwrap_or_else(Day::today_utc),
+        background_events: args.events,
+        seed: args.seed,
+    };
+    let scenario = intrusion::generate(&spec);
+    print!("{}", scenario.render());
+    if let Some(dir) = &args.write_to {
+        let paths = delivery::write_files(&scenario, dir)?;
+        for (path, log) in paths.iter().zip(&scenario.logs) {
+            println!(
+                "wrote {} ({} lines); to send it: corvid connect file --path {} --source-id {} --log-types {}",
+                path.display(),
+                log.lines.len(),
+                path.display(),
+                log.meta.source_id,
+                log.log_type
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = args.config.load()?;
+    let target = delivery::KafkaTarget {
+        brokers: config.kafka.brokers.clone(),
+        topic: config.topics.raw.clone(),
+        partitions: config.topics.partitions,
+    };
+    let acknowledged = delivery::produce(&scenario, &target)?;
+    for (log, records) in scenario.logs.iter().zip(acknowledged) {
+        println!(
+            "produced {records} records of {} to {} (key {})",
+            log.log_type, target.topic, log.stream
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
