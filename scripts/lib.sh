@@ -36,6 +36,24 @@ registry_stop_if_started() {
   fi
 }
 
+s3_started_here=0
+
+# Starts the local S3-compatible server (moto, from the venv) unless running.
+s3_ensure_up() {
+  if "$root/scripts/s3.sh" status; then
+    echo "using the S3 server that is already running" >&2
+  else
+    "$root/scripts/s3.sh" up
+    s3_started_here=1
+  fi
+}
+
+s3_stop_if_started() {
+  if [[ $s3_started_here == 1 ]]; then
+    "$root/scripts/s3.sh" down
+  fi
+}
+
 # Where cargo puts binaries (CI points CARGO_TARGET_DIR at a cache outside the checkout).
 target_dir() {
   echo "${CARGO_TARGET_DIR:-$root/target}"

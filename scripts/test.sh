@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, integration tests against a real
-# Kafka broker (started here unless one is running), and the detections' own tests.
+# Kafka broker, schema registry and S3-compatible server (each started here unless one is
+# running), and the detections' own tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/lib.sh
 
-trap 'registry_stop_if_started; kafka_stop_if_started' EXIT
+trap 's3_stop_if_started; registry_stop_if_started; kafka_stop_if_started' EXIT
 kafka_ensure_up
 registry_ensure_up
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 make --no-print-directory venv
+s3_ensure_up
 cargo test --workspace
 # pat and corvid must agree on every test verdict of every corpus (venv from PyPI).
 make --no-print-directory rules-compat

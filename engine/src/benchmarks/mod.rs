@@ -7,8 +7,11 @@
 //!   against panther-core on the same events and rules.
 //! * [`alerts`]: the production dedup stage and transactional alerts sink on real Kafka
 //!   with many distinct dedup keys, against a plain producer of the same records.
+//! * [`lake`]: the lake writer (Parquet, zstd) on the parse corpora, against gzip JSON
+//!   lines of the same events (Panther v1's lake format).
 
 pub mod alerts;
+pub mod lake;
 
 use std::cell::RefCell;
 use std::rc::Rc;
