@@ -11,20 +11,20 @@
 //!   partition columns (a typed `NULL` where a table lacks a column), as Panther's views.
 //!
 //! Partition folders are zero padded (`month=03`) while SQL compares integers
-//! (`month = 3`). DataFusion turns `month = 3` into the listing prefix `month=3/`, which
-//! names no folder; [`LakeTable`] therefore hands the listing table equalities on
-//! partition columns as one-element `IN` lists, which DataFusion evaluates on the parsed
-//! partition values of every listed file instead. Pruning is the same (only matching
-//! files are read); the table's files are listed once per session, as DataFusion's
-//! listing cache does anyway.
+//! (`month = 3`). DataFusion lists only the partitions that equality filters name, with
+//! the prefix built from the values (`month=3/`): the store the session reads through is
+//! [`PaddedPartitions`], which pads those prefix segments, and DataFusion's listing cache
+//! (which would list the whole table and match the unpadded prefix in memory) is off.
+//! Every listed file is then kept or pruned on its parsed partition values.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::catalog::{
+    CatalogProvider, ScanArgs, ScanResult, SchemaProvider, Session, TableProvider,
+};
 use datafusion::common::{Column, DFSchema, ScalarValue, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -33,10 +33,10 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::{provider_as_source, ViewTable};
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::logical_expr::expr::InList;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{
-    BinaryExpr, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator,
-    TableProviderFilterPushDown, TableType,
+    Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, TableType,
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -48,6 +48,7 @@ use corvid_lake::columns::{event_columns, rule_columns, PARTITION_COLUMNS};
 use corvid_lake::layout::table_path;
 use corvid_lake::{Database, Lake};
 
+use crate::padded::PaddedPartitions;
 use crate::{functions, SqlError};
 
 /// The catalog's name (`corvid.panther_logs.aws_cloudtrail`); the default catalog.
@@ -97,9 +98,15 @@ pub async fn session_with_config(
         .with_information_schema(true)
         .with_create_default_catalog_and_schema(false)
         .with_default_catalog_and_schema(CATALOG, Database::Logs.name());
-    let ctx = SessionContext::new_with_config(config);
-    ctx.runtime_env()
-        .register_object_store(&lake.store_url, Arc::clone(&lake.store));
+    // No listing cache: each scan lists just the partitions its filters name.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+        .build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    ctx.runtime_env().register_object_store(
+        &lake.store_url,
+        Arc::new(PaddedPartitions::new(Arc::clone(&lake.store))),
+    );
     let catalog = Arc::new(LakeCatalog::open(lake).await?);
     ctx.register_catalog(CATALOG, catalog as Arc<dyn CatalogProvider>);
     functions::register(&ctx);
@@ -236,8 +243,7 @@ impl SchemaProvider for LakeSchema {
     }
 }
 
-/// One lake table: a DataFusion listing table whose equalities on partition columns
-/// are handed over as `IN` lists (see the module documentation).
+/// One lake table: a DataFusion listing table with the hour partitions as `INT` columns.
 #[derive(Debug)]
 pub struct LakeTable {
     inner: ListingTable,
@@ -307,11 +313,15 @@ impl TableProvider for LakeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let filters: Vec<Expr> = filters
-            .iter()
-            .map(partition_equalities_as_in_lists)
-            .collect();
-        self.inner.scan(state, projection, &filters, limit).await
+        self.inner.scan(state, projection, filters, limit).await
+    }
+
+    async fn scan_with_args<'a>(
+        &self,
+        state: &dyn Session,
+        args: ScanArgs<'a>,
+    ) -> DfResult<ScanResult> {
+        self.inner.scan_with_args(state, args).await
     }
 
     fn supports_filters_pushdown(
@@ -319,37 +329,6 @@ impl TableProvider for LakeTable {
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
         self.inner.supports_filters_pushdown(filters)
-    }
-}
-
-/// `month = 3` → `month IN (3)` for the partition columns, anywhere in `expr`.
-pub fn partition_equalities_as_in_lists(expr: &Expr) -> Expr {
-    let rewritten = expr.clone().transform_up(|e| {
-        let Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Eq,
-            right,
-        }) = &e
-        else {
-            return Ok(Transformed::no(e));
-        };
-        let (column, literal) = match (left.as_ref(), right.as_ref()) {
-            (Expr::Column(c), Expr::Literal(..)) => (c, right),
-            (Expr::Literal(..), Expr::Column(c)) => (c, left),
-            _ => return Ok(Transformed::no(e)),
-        };
-        if !PARTITION_COLUMNS.contains(&column.name.as_str()) {
-            return Ok(Transformed::no(e));
-        }
-        Ok(Transformed::yes(Expr::InList(InList::new(
-            Box::new(Expr::Column(column.clone())),
-            vec![literal.as_ref().clone()],
-            false,
-        ))))
-    });
-    match rewritten {
-        Ok(transformed) => transformed.data,
-        Err(_) => expr.clone(),
     }
 }
 
@@ -613,24 +592,6 @@ fn external(error: SqlError) -> DataFusionError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::prelude::{col, lit};
-
-    #[test]
-    fn partition_equalities_become_in_lists_and_others_stay() {
-        let expr = col("month")
-            .eq(lit(3))
-            .and(lit(27).eq(col("day")))
-            .and(col("srcaddr").eq(lit("10.0.0.1")))
-            .and(col("hour").gt(lit(4)));
-        let rewritten = partition_equalities_as_in_lists(&expr).to_string();
-        assert!(rewritten.contains("month IN ([Int32(3)])"), "{rewritten}");
-        assert!(rewritten.contains("day IN ([Int32(27)])"), "{rewritten}");
-        assert!(
-            rewritten.contains("srcaddr = Utf8(\"10.0.0.1\")"),
-            "{rewritten}"
-        );
-        assert!(rewritten.contains("hour > Int32(4)"), "{rewritten}");
-    }
 
     #[test]
     fn the_view_has_the_db_name_the_p_columns_and_the_partitions() {

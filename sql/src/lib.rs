@@ -16,6 +16,7 @@
 //!   DataFusion, so other engines read the lake the same way.
 //! * [`presto`]: Athena SQL DataFusion does not plan as written (`CROSS JOIN UNNEST`),
 //!   rewritten before planning.
+//! * [`padded`]: the store wrapper that lets `month = 3` list the folder `month=03`.
 //! * [`output`]: results as an aligned table, JSON lines or CSV.
 //! * [`config`]: the `lake:` section of the engine's config.
 //! * [`testing`]: fixture lakes (CloudTrail-, VPC-flow- and osquery-like tables) for tests.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod ddl;
 pub mod functions;
 pub mod output;
+pub mod padded;
 pub mod presto;
 pub mod testing;
 

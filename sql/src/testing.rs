@@ -18,7 +18,11 @@
 //! writer does.
 
 use std::io::Cursor;
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
 
 use chrono::{DateTime, Duration, Utc};
 use datafusion::arrow::array::RecordBatch;
@@ -28,7 +32,10 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+};
 use serde_json::{json, Map, Value};
 
 use corvid_lake::columns::{event_columns, rule_columns, timestamp_type};
@@ -533,6 +540,142 @@ pub fn fixture_files() -> Result<Vec<FixtureFile>, SqlError> {
         &[matched],
     )?);
     Ok(files)
+}
+
+/// An object store that records what is asked of it: the prefixes listed and the
+/// objects read (`get` and ranged reads), for tests that prove what a query touched.
+#[derive(Debug)]
+pub struct RecordingStore {
+    inner: Arc<dyn ObjectStore>,
+    log: Mutex<StoreLog>,
+}
+
+/// What a [`RecordingStore`] saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreLog {
+    /// Prefixes of `list` and `list_with_delimiter` calls.
+    pub listed: Vec<String>,
+    /// Objects read, once per read call.
+    pub read: Vec<String>,
+}
+
+impl RecordingStore {
+    pub fn new(inner: Arc<dyn ObjectStore>) -> RecordingStore {
+        RecordingStore {
+            inner,
+            log: Mutex::new(StoreLog::default()),
+        }
+    }
+
+    /// What was asked since the last call, and forget it.
+    pub fn take(&self) -> StoreLog {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn listed(&self, prefix: Option<&Path>) {
+        let prefix = prefix.map(|p| p.to_string()).unwrap_or_default();
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .listed
+            .push(prefix);
+    }
+
+    fn read(&self, location: &Path) {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read
+            .push(location.to_string());
+    }
+}
+
+impl std::fmt::Display for RecordingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecordingStore({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for RecordingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.read(location);
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.read(location);
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.listed(prefix);
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.listed(prefix);
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.listed(prefix);
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.inner.rename_opts(from, to, options).await
+    }
 }
 
 /// The schema a fixture table's files have.

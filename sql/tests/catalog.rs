@@ -12,8 +12,9 @@ use corvid_sql::datafusion::datasource::source::DataSourceExec;
 use corvid_sql::datafusion::execution::context::SQLOptions;
 use corvid_sql::datafusion::physical_plan::{collect, ExecutionPlan};
 use corvid_sql::datafusion::prelude::SessionContext;
-use corvid_sql::testing::{self, FixtureFile};
+use corvid_sql::testing::{self, FixtureFile, RecordingStore};
 use corvid_sql::{catalog, ddl, presto, session};
+use object_store::ObjectStore;
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     corvid_lake::store::runtime().block_on(future)
@@ -136,6 +137,57 @@ fn a_one_day_filter_reads_only_that_days_files() {
 }
 
 #[test]
+fn a_query_lists_only_the_named_partitions_and_reads_only_their_files() {
+    let fixture = common::fixture_lake();
+    let recording = Arc::new(RecordingStore::new(Arc::clone(&fixture.lake.store)));
+    let lake = Lake {
+        store: Arc::clone(&recording) as Arc<dyn ObjectStore>,
+        prefix: fixture.lake.prefix.clone(),
+        store_url: fixture.lake.store_url.clone(),
+    };
+    let ctx = block_on(session(&lake)).expect("session");
+    // Resolving the table reads its newest file's footer: not the query's doing.
+    block_on(ctx.table("panther_logs.aws_vpcflow")).expect("table");
+    recording.take();
+
+    let (batches, files) = run(
+        &ctx,
+        "SELECT instanceid, COUNT(*) AS login_count FROM panther_logs.aws_vpcflow \
+         WHERE srcaddr='136.24.229.194' AND dstport=22 AND year=2020 AND month=11 AND day=27 \
+         GROUP BY instanceid ORDER BY login_count DESC",
+    );
+    assert_eq!(rows(&batches), 2);
+    let log = recording.take();
+    let table = format!("{}/logs/aws_vpcflow", fixture.lake.prefix);
+    assert_eq!(
+        log.listed,
+        vec![format!("{table}/year=2020/month=11/day=27")]
+    );
+    let mut read: Vec<String> = log.read.clone();
+    read.sort();
+    read.dedup();
+    assert_eq!(read, files, "the files read are the files planned");
+    assert_eq!(
+        read,
+        files_of(&fixture, |f| f.table == "aws_vpcflow"
+            && f.partition.day == 27)
+    );
+
+    // Without the year the table is listed whole, and still only that day's files are read.
+    let (_, files) = run(
+        &ctx,
+        "SELECT srcaddr FROM aws_vpcflow WHERE month = 11 AND day = 26",
+    );
+    let log = recording.take();
+    assert_eq!(log.listed, vec![table.clone()]);
+    let mut read = log.read;
+    read.sort();
+    read.dedup();
+    assert_eq!(read, files);
+    assert_eq!(files.len(), 1);
+}
+
+#[test]
 fn single_digit_partition_values_match_zero_padded_folders() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = Lake::open(&LakeLocation {
@@ -167,13 +219,28 @@ fn single_digit_partition_values_match_zero_padded_folders() {
         .path()
         .join("logs/osquery_differential/year=2021/month=03/day=07/hour=04")
         .is_dir());
-    let ctx = block_on(session(&lake)).expect("session");
+    let recording = Arc::new(RecordingStore::new(Arc::clone(&lake.store)));
+    let recorded = Lake {
+        store: Arc::clone(&recording) as Arc<dyn ObjectStore>,
+        ..lake.clone()
+    };
+    let ctx = block_on(session(&recorded)).expect("session");
+    block_on(ctx.table("osquery_differential")).expect("table");
+    recording.take();
     let (batches, scanned) = run(
         &ctx,
         "SELECT name FROM osquery_differential WHERE year=2021 AND month=3 AND day=7 AND hour=4",
     );
     assert_eq!(rows(&batches), 1);
     assert_eq!(scanned.len(), 1, "{scanned:?}");
+    // DataFusion asks for year=2021/month=3/day=7/hour=4; the padded folders are listed.
+    assert_eq!(
+        recording.take().listed,
+        vec![format!(
+            "{}/logs/osquery_differential/year=2021/month=03/day=07/hour=04",
+            lake.prefix
+        )]
+    );
     let (batches, _) = run(
         &ctx,
         "SELECT day, hour, count(*) AS n FROM osquery_differential WHERE month = 3 GROUP BY day, hour ORDER BY day",
