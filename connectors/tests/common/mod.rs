@@ -252,14 +252,25 @@ pub fn closed_port_url() -> String {
 
 /// The `corvid` binary, built once per test run so it has the current forwarder.
 ///
-/// `CORVID_BIN` names a prebuilt one instead. The build runs `cargo build` for the
-/// engine's binary (the connectors crate cannot name another package's binary).
+/// `CORVID_BIN` names a prebuilt one instead; else the one a workspace build put in the
+/// target directory; else `cargo build` for the engine's binary (the connectors crate
+/// cannot name another package's binary).
 pub fn corvid_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
             if let Ok(path) = std::env::var("CORVID_BIN") {
                 return PathBuf::from(path);
+            }
+            // `cargo test --workspace` has built it beside this test's `deps/` folder; a
+            // nested `cargo build -p corvid-engine` there could resolve other features and
+            // rebuild half the workspace.
+            let built = std::env::current_exe().ok().and_then(|exe| {
+                let dir = exe.parent()?.parent()?;
+                Some(dir.join(format!("corvid{}", std::env::consts::EXE_SUFFIX)))
+            });
+            if let Some(path) = built.filter(|path| path.exists()) {
+                return path;
             }
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let output = Command::new(cargo)
