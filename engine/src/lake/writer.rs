@@ -110,23 +110,24 @@ impl LakeWriter {
         // Files whose time span ends at or before this epoch are complete.
         let roll_ms = self.policy.roll_ms;
         self.roll_where(|file| file.first_epoch.saturating_add(roll_ms) <= epoch)?;
-        let mut groups: BTreeMap<FileKey, Vec<Value>> = BTreeMap::new();
+        // Group first, so each group looks its table up once rather than once per row.
+        let mut groups: BTreeMap<FileKey, Vec<Arc<Map<String, Value>>>> = BTreeMap::new();
         for row in rows {
-            let Some(schema) = self.table(row.database, &row.log_type) else {
-                metrics().lake_rows_rejected.inc();
-                continue;
-            };
             let partition = partition_of(&row.fields, epoch);
-            let value = to_row(&schema, row.database, &row.fields);
             groups
                 .entry((row.database, row.log_type, partition))
                 .or_default()
-                .push(value);
+                .push(row.fields);
         }
-        for (key, values) in groups {
+        for (key, fields) in groups {
             let Some(schema) = self.table(key.0, &key.1) else {
+                metrics().lake_rows_rejected.inc_by(fields.len() as u64);
                 continue;
             };
+            let values: Vec<Value> = fields
+                .iter()
+                .map(|fields| to_row(&schema, key.0, fields))
+                .collect();
             let Some(batch) = decode(&schema, &values) else {
                 continue;
             };
