@@ -321,19 +321,10 @@ fn the_datafusion_ddl_answers_like_the_catalog() {
     assert_eq!(answer.1, 2);
 }
 
-/// `corvid query …` runs the `corvid-query` next to `corvid`. Checked when a workspace
-/// build put both programs in the same directory (as `cargo test --workspace` does).
+/// `corvid query …` runs the `corvid-query` next to `corvid`.
 #[test]
 fn corvid_query_runs_through_the_main_binary_when_it_is_built() {
-    let query = PathBuf::from(env!("CARGO_BIN_EXE_corvid-query"));
-    let corvid = query.with_file_name(format!("corvid{}", std::env::consts::EXE_SUFFIX));
-    if !corvid.exists() {
-        eprintln!(
-            "{} not built: skipping the pass-through check",
-            corvid.display()
-        );
-        return;
-    }
+    let corvid = common::corvid_binary();
     let lake = fixture_lake();
     let output = Command::new(&corvid)
         .args([

@@ -93,3 +93,23 @@ pub fn venv_python() -> PathBuf {
     );
     python
 }
+
+/// The `corvid` binary: `CORVID_BIN`, else the one `cargo test --workspace` built next to
+/// `corvid-query`, else built here (so a check that needs it never skips).
+pub fn corvid_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CORVID_BIN") {
+        return PathBuf::from(path);
+    }
+    let query = PathBuf::from(env!("CARGO_BIN_EXE_corvid-query"));
+    let sibling = query.with_file_name(format!("corvid{}", std::env::consts::EXE_SUFFIX));
+    if !sibling.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "corvid-engine", "--bin", "corvid"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo build corvid");
+        assert!(status.success(), "cannot build corvid");
+    }
+    sibling
+}
