@@ -35,17 +35,17 @@ use crate::metrics::metrics;
 use crate::parse::avro::AvroDecoding;
 use crate::parse::registry::RegistryError;
 use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
-use crate::rules::{LoadOptions, OutcomeKind, RuleLoadError, RuleSet};
+use crate::rules::{LoadOptions, RuleLoadError, RuleSet};
 use crate::sinks::alerts::{alerts_sink, AlertsSink, AlertsSinkError, FatalSlot};
 use crate::sinks::dead_letters::dead_letter_record;
 use crate::sinks::events::event_record;
 use crate::sinks::kafka::{SinkError, TopicProducer};
 use crate::sinks::kafka_sink;
-use crate::sinks::rule_matches::rule_outcome_record;
+use crate::sinks::rule_matches::rule_row_record;
 use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
 use crate::source::Epoch;
 use corvid_connectors::topics::{ensure_topics, ensure_topics_with, TopicError};
-use corvid_lake::{Lake, LakeError};
+use corvid_lake::{Database, Lake, LakeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -187,8 +187,6 @@ struct Shared {
     lake: Option<Lake>,
 }
 
-// `Result` is timely's two-way split of rule outcomes here, not an error path.
-#[allow(clippy::result_large_err)]
 fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<(), EngineError> {
     let Shared {
         config,
@@ -250,18 +248,20 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         let lake_events = events.clone();
         let outcomes = evaluate_rules(scope, events, rules);
         let (alerts, alerted) = dedup_alerts(outcomes, max_samples);
+        // Each match's or error's record is built once, for its topic and for the lake.
+        let rule_rows = alerted.map(|alerted| LakeRow::outcome(&alerted));
         if let Some(writer) = lake_writer {
             let rows = lake_events
                 .map(|event| LakeRow::event(&event))
-                .concat(alerted.clone().map(|alerted| LakeRow::outcome(&alerted)));
+                .concat(rule_rows.clone());
             lake_sink(rows, writer, fatal.clone(), &probe);
         }
-        let (errors, matches) = alerted.ok_err(|alerted| match alerted.outcome.kind {
-            OutcomeKind::Error => Ok(alerted),
-            OutcomeKind::Match => Err(alerted),
+        let (errors, matches) = rule_rows.ok_err(|row| match row.database {
+            Database::RuleErrors => Ok(row),
+            _ => Err(row),
         });
-        kafka_sink(errors, rule_errors_out, rule_outcome_record, &probe);
-        kafka_sink(matches, rule_matches_out, rule_outcome_record, &probe);
+        kafka_sink(errors, rule_errors_out, rule_row_record, &probe);
+        kafka_sink(matches, rule_matches_out, rule_row_record, &probe);
         alerts_sink(alerts, alerts_out, shutdown, fatal, &probe);
     });
     while worker.step_or_park(Some(Duration::from_millis(100))) {}

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use super::KafkaRecord;
 use crate::alerts::AlertedOutcome;
 use crate::event::format_timestamp;
+use crate::lake::LakeRow;
 use crate::rules::OutcomeKind;
 use crate::source::Epoch;
 
@@ -65,11 +66,17 @@ pub fn rule_outcome_fields(alerted: &AlertedOutcome) -> Map<String, Value> {
     fields
 }
 
-pub fn rule_outcome_record(alerted: &AlertedOutcome) -> KafkaRecord {
+/// A match's or error's record for its topic: key `p_row_id`, value the row's JSON.
+pub fn rule_row_record(row: &LakeRow) -> KafkaRecord {
+    let row_id = row
+        .fields
+        .get("p_row_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     KafkaRecord {
-        key: alerted.outcome.event.row_id().as_bytes().to_vec(),
+        key: row_id.as_bytes().to_vec(),
         // A map of JSON values always serializes.
-        payload: serde_json::to_vec(&rule_outcome_fields(alerted)).unwrap_or_default(),
+        payload: serde_json::to_vec(row.fields.as_ref()).unwrap_or_default(),
         headers: None,
     }
 }
