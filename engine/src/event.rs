@@ -18,6 +18,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+/// An epoch as Panther's timestamp layout.
+pub fn epoch_timestamp(epoch: crate::source::Epoch) -> String {
+    let time = chrono::DateTime::from_timestamp_millis(epoch as i64).unwrap_or_default();
+    format_timestamp(&time)
+}
+
 /// Formats a UTC time in Panther's data-lake layout.
 ///
 /// Written field by field: it runs for every timestamp of every event, and interpreting

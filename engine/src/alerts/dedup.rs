@@ -29,9 +29,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::record::{Alert, AlertType};
+use crate::event::epoch_timestamp;
 use crate::event::Event;
 use crate::rules::{OutcomeKind, RuleOutcome};
-use crate::sinks::rule_matches::epoch_timestamp;
 use crate::source::Epoch;
 
 /// How many matched events an alert carries as samples.

@@ -14,10 +14,9 @@ use serde_json::{Map, Value};
 
 use super::KafkaRecord;
 use crate::alerts::AlertedOutcome;
-use crate::event::format_timestamp;
+use crate::event::epoch_timestamp;
 use crate::lake::LakeRow;
 use crate::rules::OutcomeKind;
-use crate::source::Epoch;
 
 /// The event with the rule and alert columns, as a JSON object.
 pub fn rule_outcome_fields(alerted: &AlertedOutcome) -> Map<String, Value> {
@@ -79,10 +78,4 @@ pub fn rule_row_record(row: &LakeRow) -> KafkaRecord {
         payload: serde_json::to_vec(row.fields.as_ref()).unwrap_or_default(),
         headers: None,
     }
-}
-
-/// An epoch as Panther's timestamp layout.
-pub fn epoch_timestamp(epoch: Epoch) -> String {
-    let time = chrono::DateTime::from_timestamp_millis(epoch as i64).unwrap_or_default();
-    format_timestamp(&time)
 }
