@@ -276,17 +276,18 @@ impl DedupWindows {
                 continue;
             }
             let key = DedupKey::of(&outcome);
-            let expired = self
+            let open = self
                 .windows
                 .get(&key)
-                .is_some_and(|window| epoch >= window.end);
-            if expired {
-                self.windows.remove(&key);
+                .is_some_and(|window| epoch < window.end);
+            if !open {
+                // Replaces an expired window; the key is cloned only when a window opens.
+                let window = Window::open(&key, epoch, outcome.clone());
+                self.windows.insert(key.clone(), window);
             }
-            let window = self
-                .windows
-                .entry(key.clone())
-                .or_insert_with(|| Window::open(&key, epoch, outcome.clone()));
+            let Some(window) = self.windows.get_mut(&key) else {
+                continue;
+            };
             window.add(epoch, &outcome, self.max_samples);
             annotated.push(AlertedOutcome {
                 window: Some(WindowRef {
