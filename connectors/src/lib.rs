@@ -12,4 +12,5 @@ pub mod alerts;
 pub mod file;
 pub mod producer;
 pub mod raw_record;
+pub mod table;
 pub mod topics;
