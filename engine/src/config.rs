@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub epoch_grace_ms: u64,
     pub alerts: AlertsConfig,
     pub lake: LakeConfig,
+    /// Lookup tables and tables learned from the logs, joined in as `p_enrichment`.
+    pub enrichment: crate::enrich::EnrichmentConfig,
 }
 
 /// The data lake: where it is and how files are cut.
@@ -200,6 +202,7 @@ impl Default for EngineConfig {
             epoch_grace_ms: 2000,
             alerts: AlertsConfig::default(),
             lake: LakeConfig::default(),
+            enrichment: crate::enrich::EnrichmentConfig::default(),
         }
     }
 }
@@ -328,7 +331,7 @@ impl EngineConfig {
         ];
         match checks.iter().find(|(failed, _)| *failed) {
             Some((_, message)) => Err((*message).to_owned()),
-            None => Ok(()),
+            None => self.enrichment.validate(),
         }
     }
 }

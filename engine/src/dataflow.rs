@@ -1,11 +1,11 @@
 //! The engine's dataflow, wired from the stages, and the `corvid run` entry point.
 //!
 //! ```text
-//!  KafkaSource ─▶ Parse ─┬─ events ─▶ Rules ─▶ DedupAlerts ─┬─▶ AlertsSink (worker 0,
-//!   (owned        (per-  │           (pyo3,   (exchange by   │    one transaction/epoch)
-//!    partitions,  worker │            batch    rule+dedup)   └─▶ KafkaSink(rule matches,
-//!    epochs)      state) │                                                rule errors)
-//!                        └─ dead letters ───────────────────────▶ KafkaSink(dead letters)
+//!  KafkaSource ─▶ Parse ─┬─ events ─▶ Enrich ─▶ Rules ─▶ DedupAlerts ─┬─▶ AlertsSink (worker 0,
+//!   (owned        (per-  │           (lookup    (pyo3,   (exchange by   │    one transaction/epoch)
+//!    partitions,  worker │            tables,    batch)   rule+dedup)   └─▶ KafkaSink(rule matches,
+//!    epochs)      state) │            half-join)   └─▶ lake, events topic            rule errors)
+//!                        └─ dead letters ───────────────────────────────▶ KafkaSink(dead letters)
 //! ```
 //!
 //! Every worker builds the same dataflow; workers differ only in the partitions they own.
@@ -26,6 +26,7 @@ use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::dedup_alerts;
 use crate::config::EngineConfig;
+use crate::enrich::{enrich, TableFeed, Tables};
 use crate::evaluate::evaluate_rules;
 use crate::evaluate::reload::{LiveRules, Loader};
 use crate::event::Event;
@@ -100,6 +101,23 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         &[(config.alerts.progress_topic.as_str(), 1)],
         &[("cleanup.policy", "compact")],
     )?;
+    let tables = Arc::new(Tables::from_config(&config.enrichment));
+    let table_topics: Vec<(String, i32)> = tables
+        .topics()
+        .into_iter()
+        .map(|(_, topic)| (topic, 1))
+        .collect();
+    if !table_topics.is_empty() {
+        let needed: Vec<(&str, i32)> = table_topics
+            .iter()
+            .map(|(topic, partitions)| (topic.as_str(), *partitions))
+            .collect();
+        ensure_topics_with(
+            &client_config(&config.kafka),
+            &needed,
+            &[("cleanup.policy", "compact")],
+        )?;
+    }
     let registry = Arc::new(LogTypeRegistry::with_schema_dir(
         config.schemas_dir.as_deref(),
     )?);
@@ -137,6 +155,7 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         grace_ms: config.epoch_grace_ms,
         stop_at_end: options.stop_at_end,
         shutdown,
+        table: false,
     };
     let lake = match config.lake.enabled {
         true => Some(Lake::open(&config.lake.location(&config.state_dir))?),
@@ -153,6 +172,7 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         rules,
         fatal: fatal.clone(),
         lake,
+        tables,
     };
     let guards = timely::execute(
         timely::Config::process(shared.config.workers),
@@ -185,6 +205,7 @@ struct Shared {
     rules: Arc<LiveRules>,
     fatal: FatalSlot,
     lake: Option<Lake>,
+    tables: Arc<Tables>,
 }
 
 fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<(), EngineError> {
@@ -195,8 +216,23 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         rules,
         fatal,
         lake,
+        tables,
     } = shared;
     let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
+    let mut table_feeds = Vec::new();
+    for (_, topic) in tables.topics() {
+        let settings = SourceSettings {
+            topic,
+            table: true,
+            ..settings.clone()
+        };
+        let partitions = OwnedPartitions::assign(&settings, worker.index(), worker.peers())?;
+        table_feeds.push(TableFeed {
+            settings,
+            partitions,
+        });
+    }
+    let tables = Arc::clone(tables);
     let alerts_out = match worker.index() {
         0 => Some(AlertsSink::connect(config)?),
         _ => None,
@@ -236,6 +272,7 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
     worker.dataflow::<Epoch, _, _>(|scope| {
         let raw = kafka_source(scope, settings, partitions);
         let (events, dead_letters) = parse(raw, registry, avro);
+        let events = enrich(scope, events, tables, table_feeds);
         if let Some(events_out) = events_out {
             kafka_sink(events.clone(), events_out, event_record, &probe);
         }

@@ -57,6 +57,12 @@ impl Event {
         }
     }
 
+    /// The event with `name` set to `value` (copies the fields only if they are shared).
+    pub fn with_field(mut self, name: &str, value: Value) -> Event {
+        Arc::make_mut(&mut self.fields).insert(name.to_owned(), value);
+        self
+    }
+
     pub fn fields(&self) -> &Map<String, Value> {
         &self.fields
     }

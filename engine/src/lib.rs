@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod benchmarks;
 pub mod config;
 pub mod dataflow;
+pub mod enrich;
 pub mod evaluate;
 pub mod event;
 pub mod kafka;

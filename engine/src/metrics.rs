@@ -27,6 +27,9 @@ pub struct EngineMetrics {
     pub lake_rows: IntCounterVec,
     pub lake_bytes: IntCounterVec,
     pub lake_rows_rejected: IntCounter,
+    pub table_updates: IntCounterVec,
+    pub table_rows_rejected: IntCounterVec,
+    pub enrichment_hits: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -154,6 +157,24 @@ static METRICS: LazyLock<EngineMetrics> = LazyLock::new(|| {
             &registry,
             "corvid_lake_rows_rejected_total",
             "Rows that fit no lake table (unknown log type or a value the column cannot hold)",
+        ),
+        table_updates: counter_vec(
+            &registry,
+            "corvid_table_updates_total",
+            "Rows and tombstones read into lookup tables (topic-fed) or learned from events (derived), per table",
+            &["table"],
+        ),
+        table_rows_rejected: counter_vec(
+            &registry,
+            "corvid_table_rows_rejected_total",
+            "Lookup table records ignored because the key or the JSON row was invalid, per table",
+            &["table"],
+        ),
+        enrichment_hits: counter_vec(
+            &registry,
+            "corvid_enrichment_hits_total",
+            "Events that gained at least one row of the table in p_enrichment, per table",
+            &["table"],
         ),
         registry,
     }

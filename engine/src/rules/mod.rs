@@ -46,7 +46,7 @@
 mod error;
 mod event_view;
 mod filters;
-mod jsonpath;
+pub(crate) mod jsonpath;
 mod metadata;
 mod outcome;
 mod runtime;

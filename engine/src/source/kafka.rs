@@ -62,6 +62,10 @@ pub struct SourceSettings {
     pub stop_at_end: bool,
     /// Set by the signal handler: stop reading and let the dataflow drain.
     pub shutdown: Arc<AtomicBool>,
+    /// A lookup table's compacted topic: read from the beginning whatever
+    /// `kafka.start_offset` says, and every record present at start-up takes the first
+    /// epoch, so the whole table is in place before any event is looked up.
+    pub table: bool,
 }
 
 /// A worker's assigned consumer, ready to be moved into the operator.
@@ -70,6 +74,9 @@ pub struct OwnedPartitions {
     topic: String,
     /// Owned partitions not yet read to their end (only tracked with `stop_at_end`).
     unfinished: BTreeSet<i32>,
+    /// Table partitions not yet read to their end once: their records join the first
+    /// epoch instead of their timestamp's.
+    bootstrapping: BTreeSet<i32>,
     clocks: PartitionClocks,
 }
 
@@ -111,15 +118,21 @@ impl OwnedPartitions {
                 consumer: None,
                 topic,
                 unfinished: BTreeSet::new(),
+                bootstrapping: BTreeSet::new(),
                 clocks,
             });
         }
-        let start = match settings.kafka.start_offset {
+        let start_offset = match settings.table {
+            true => StartOffset::Earliest,
+            false => settings.kafka.start_offset,
+        };
+        let start = match start_offset {
             StartOffset::Earliest => Offset::Beginning,
             StartOffset::Latest => Offset::End,
         };
         let mut assignment = TopicPartitionList::new();
         let mut unfinished = BTreeSet::new();
+        let mut bootstrapping = BTreeSet::new();
         for &partition in &owned {
             assignment
                 .add_partition_offset(&topic, partition, start)
@@ -133,11 +146,16 @@ impl OwnedPartitions {
                     topic: topic.clone(),
                     source,
                 })?;
-            let empty = high <= low || settings.kafka.start_offset == StartOffset::Latest;
+            let empty = high <= low || start_offset == StartOffset::Latest;
             if empty {
                 clocks.caught_up(partition);
-            } else if settings.stop_at_end {
-                unfinished.insert(partition);
+            } else {
+                if settings.stop_at_end {
+                    unfinished.insert(partition);
+                }
+                if settings.table {
+                    bootstrapping.insert(partition);
+                }
             }
         }
         consumer
@@ -150,6 +168,7 @@ impl OwnedPartitions {
             consumer: Some(consumer),
             topic,
             unfinished,
+            bootstrapping,
             clocks,
         })
     }
@@ -168,6 +187,7 @@ pub fn kafka_source<'scope>(
             mut consumer,
             topic,
             mut unfinished,
+            mut bootstrapping,
             mut clocks,
         } = partitions;
         let stop_at_end = settings.stop_at_end;
@@ -197,10 +217,15 @@ pub fn kafka_source<'scope>(
                     None => break,
                     Some(Ok(message)) => {
                         emitted += 1;
-                        let timestamp = message
-                            .timestamp()
-                            .to_millis()
-                            .and_then(|ms| u64::try_from(ms).ok());
+                        // A bootstrapping partition's bound stays at the first epoch
+                        // until its end: placed without a timestamp, records join it.
+                        let timestamp = match bootstrapping.contains(&message.partition()) {
+                            true => None,
+                            false => message
+                                .timestamp()
+                                .to_millis()
+                                .and_then(|ms| u64::try_from(ms).ok()),
+                        };
                         let placement = clocks.place(message.partition(), timestamp);
                         late += u64::from(placement.clamped);
                         let record = RawRecord {
@@ -218,6 +243,7 @@ pub fn kafka_source<'scope>(
                     }
                     Some(Err(KafkaError::PartitionEOF(partition))) => {
                         clocks.caught_up(partition);
+                        bootstrapping.remove(&partition);
                         unfinished.remove(&partition);
                     }
                     Some(Err(error)) => {
@@ -233,7 +259,9 @@ pub fn kafka_source<'scope>(
                     .session(&cap.delayed(&epoch))
                     .give_container(&mut records);
             }
-            metrics().records_received.inc_by(emitted as u64);
+            if !settings.table {
+                metrics().records_received.inc_by(emitted as u64);
+            }
             if late > 0 {
                 metrics().records_late.inc_by(late);
             }
