@@ -140,3 +140,6 @@ pub fn enrich_with<'scope>(
     let answers = lookup(probes, arranged, Arc::clone(&tables));
     attach::attach(tagged, answers, tables)
 }
+
+#[cfg(test)]
+mod tests;
