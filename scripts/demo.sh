@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The demo: sample osquery logs → file connector → Kafka → engine → alerts topic → here.
+# The engine enriches events with the threat_intel table (deploy/tables/threat_intel.csv).
 # Uses topics of its own (so earlier runs do not show up) and stops what it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,10 +26,18 @@ topics:
   dead_letters: $run.dead-letters
 rules_dir: $root/rules
 state_dir: $work/data
+enrichment:
+  tables:
+    - name: threat_intel
+      topic: $run.table.threat_intel
+      fields: ["p_any_*"]
 YAML
 
 echo "==> rules"
 "$corvid" rules test rules
+echo "==> loading the threat_intel table from deploy/tables/threat_intel.csv"
+"$corvid" connect table --name threat_intel --topic "$run.table.threat_intel" \
+  --file deploy/tables/threat_intel.csv
 echo "==> sending loadtest/samples/osquery_differential.log through the file connector"
 "$corvid" connect file --path loadtest/samples/osquery_differential.log --topic "$run.raw" \
   --source-id osquery-fleet --source-label "Osquery fleet" --log-types Osquery.Differential
