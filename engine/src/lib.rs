@@ -11,6 +11,7 @@
 
 pub mod alerts;
 pub mod benchmarks;
+pub mod checkpoint;
 pub mod config;
 pub mod dataflow;
 pub mod enrich;
