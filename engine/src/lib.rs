@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod benchmarks;
 pub mod checkpoint;
+pub mod cluster;
 pub mod config;
 pub mod dataflow;
 pub mod enrich;
