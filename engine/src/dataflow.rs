@@ -21,10 +21,11 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::Concat;
+use timely::dataflow::operators::{Concat, Exchange};
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::dedup_alerts;
+use crate::cluster::{Cluster, JsonWire};
 use crate::config::EngineConfig;
 use crate::enrich::{enrich, TableFeed, Tables};
 use crate::evaluate::evaluate_rules;
@@ -78,11 +79,14 @@ pub struct RunOptions {
     pub config: EngineConfig,
     /// Stop once every partition is read to the end it had at start-up.
     pub stop_at_end: bool,
+    /// The processes of this engine; `config.workers` threads in each.
+    pub cluster: Cluster,
 }
 
 /// Runs the engine until shutdown is requested (or, with `stop_at_end`, the input ends).
 pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineError> {
     let config = options.config;
+    let cluster = options.cluster;
     let topics = &config.topics;
     let mut topics_needed = vec![
         (topics.raw.as_str(), topics.partitions),
@@ -174,10 +178,11 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         lake,
         tables,
     };
-    let guards = timely::execute(
-        timely::Config::process(shared.config.workers),
-        move |worker| run_worker(worker, &shared),
-    )
+    let workers = shared.config.workers;
+    tracing::info!(%cluster, workers, "starting the workers");
+    let guards = timely::execute(cluster.timely_config(workers), move |worker| {
+        run_worker(worker, &shared)
+    })
     .map_err(EngineError::Timely)?;
     let results = guards.join();
     stop_watching.store(true, Ordering::Release);
@@ -187,7 +192,10 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
     for (index, result) in results.into_iter().enumerate() {
         match result {
             Ok(outcome) => outcome?,
-            Err(_) => return Err(EngineError::WorkerPanicked(index)),
+            Err(_) => {
+                let global = cluster.process * workers + index;
+                return Err(EngineError::WorkerPanicked(global));
+            }
         }
     }
     if let Some(message) = fatal.take() {
@@ -299,6 +307,12 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         });
         kafka_sink(errors, rule_errors_out, rule_row_record, &probe);
         kafka_sink(matches, rule_matches_out, rule_row_record, &probe);
+        // Alerts hold JSON values, which timely's codec between processes cannot decode:
+        // they reach worker 0 as JSON text (the sink's own exchange is then local).
+        let alerts = alerts
+            .map(JsonWire)
+            .exchange(|_| 0)
+            .map(JsonWire::into_inner);
         alerts_sink(alerts, alerts_out, shutdown, fatal, &probe);
     });
     while worker.step_or_park(Some(Duration::from_millis(100))) {}

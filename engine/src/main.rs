@@ -16,6 +16,7 @@ use corvid_connectors::raw_record::SourceMeta;
 use corvid_connectors::table::{load_table, TableLoad, TableName};
 use corvid_engine::alerts::tail::{tail, TailOptions};
 use corvid_engine::benchmarks;
+use corvid_engine::cluster::ClusterFlags;
 use corvid_engine::config::EngineConfig;
 use corvid_engine::dataflow::{run, RunOptions};
 use corvid_engine::parse::avro::AvroDecoding;
@@ -86,9 +87,23 @@ impl ConfigArg {
 struct RunArgs {
     #[command(flatten)]
     config: ConfigArg,
-    /// Worker threads (overrides `workers` in the config).
+    /// Worker threads per process (overrides `workers` in the config).
     #[arg(long, short)]
     workers: Option<usize>,
+    /// Processes in the cluster [default: 1; with --hostfile its lines, with --peers-dns
+    /// the name's addresses]. docs/cluster.md.
+    #[arg(long, short = 'n')]
+    processes: Option<usize>,
+    /// This process's index, 0 to N-1: its line of the --hostfile.
+    #[arg(long, short = 'p')]
+    process: Option<usize>,
+    /// The processes' addresses, one `host:port` per line; line i is process i.
+    #[arg(long, value_name = "FILE")]
+    hostfile: Option<PathBuf>,
+    /// Find the processes in DNS: NAME's addresses, sorted, each listening on PORT; this
+    /// process is its own address's position (a compose service or headless Service).
+    #[arg(long, value_name = "NAME:PORT")]
+    peers_dns: Option<String>,
     /// Stop once every raw partition is read to the end it had at start-up.
     #[arg(long)]
     stop_at_end: bool,
@@ -385,6 +400,13 @@ fn run_engine(args: RunArgs) -> Result<ExitCode> {
         }
         config.workers = workers;
     }
+    let cluster = ClusterFlags {
+        processes: args.processes,
+        process: args.process,
+        hostfile: args.hostfile,
+        peers_dns: args.peers_dns,
+    }
+    .resolve()?;
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal exits at once, for an engine stuck draining.
@@ -397,6 +419,7 @@ fn run_engine(args: RunArgs) -> Result<ExitCode> {
         RunOptions {
             config,
             stop_at_end: args.stop_at_end,
+            cluster,
         },
         shutdown,
     )?;
