@@ -51,3 +51,10 @@ KEYS ?= 100000
 .PHONY: alerts-bench
 alerts-bench: kafka-up
 	$(CARGO) run --release -p corvid-engine --bin corvid -- loadtest alerts --keys $(KEYS)
+
+## enrich-bench: `corvid loadtest enrich` (release, no Kafka): parsed events through the enrichment stage with an ENRICH_BENCH_ROWS-row exact table and a 10,000-range CIDR table, against the same events without it; events/s, ratio, table load time and resident memory
+ENRICH_BENCH_ROWS ?= 1000000
+ENRICH_BENCH_EVENTS ?= 500000
+.PHONY: enrich-bench
+enrich-bench:
+	$(CARGO) run --release -p corvid-engine --bin corvid -- loadtest enrich --rows $(ENRICH_BENCH_ROWS) --events $(ENRICH_BENCH_EVENTS)

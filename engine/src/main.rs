@@ -293,6 +293,26 @@ enum LoadtestMode {
     /// Write an attack story, mixed into background traffic of the same log types, into
     /// the raw topic (one source and stream per log type), for rules and SQL to find.
     Scenario(ScenarioArgs),
+    /// Enrichment benchmark (no Kafka): parsed events through the enrichment stage with a
+    /// `--rows`-row exact table and a CIDR table, against the same events without it, on
+    /// one worker; events/s, ratio, table load time and resident memory.
+    Enrich {
+        /// Rows of the exact-match (IP) table, loaded before the first event.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Events per pass.
+        #[arg(long, default_value_t = 500_000)]
+        events: usize,
+        /// Percentage of events that hit a row (approached from below).
+        #[arg(long, default_value_t = 30.0)]
+        hit_percent: f64,
+        /// Ranges of the CIDR table.
+        #[arg(long, default_value_t = 10_000)]
+        cidr_ranges: usize,
+        /// Rounds of (baseline, exact, CIDR) passes, each reported.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+    },
 }
 
 #[derive(Args)]
@@ -353,6 +373,24 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             mode: Some(LoadtestMode::Scenario(args)),
             ..
         }) => scenario(args),
+        Command::Loadtest(LoadtestArgs {
+            mode:
+                Some(LoadtestMode::Enrich {
+                    rows,
+                    events,
+                    hit_percent,
+                    cidr_ranges,
+                    rounds,
+                }),
+            ..
+        }) => {
+            let mut options = benchmarks::enrich::Options::new(rows, events);
+            options.hit_share = hit_percent / 100.0;
+            options.cidr_ranges = cidr_ranges;
+            options.rounds = rounds;
+            print!("{}", benchmarks::enrich::run(&options)?.render());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Loadtest(args) => loadtest(args),
         Command::Query(args) => query(args),
     }

@@ -11,6 +11,7 @@
 //!   lines of the same events (Panther v1's lake format).
 
 pub mod alerts;
+pub mod enrich;
 pub mod lake;
 
 use std::cell::RefCell;
