@@ -49,6 +49,8 @@ pub struct EngineConfig {
     pub lake: LakeConfig,
     /// Lookup tables and tables learned from the logs, joined in as `p_enrichment`.
     pub enrichment: crate::enrich::EnrichmentConfig,
+    /// Checkpoints of the dataflow's state, for restarts without loss or duplicates.
+    pub checkpoint: crate::checkpoint::CheckpointConfig,
 }
 
 /// The data lake: where it is and how files are cut.
@@ -103,6 +105,21 @@ impl std::fmt::Debug for LakeConfig {
 }
 
 impl LakeConfig {
+    /// Where checkpoints live: `checkpoint.url` with the lake's endpoint and credentials,
+    /// else `_corvid/checkpoints` beside the lake's tables.
+    pub fn checkpoint_location(
+        &self,
+        state_dir: &Path,
+        checkpoint_url: Option<&str>,
+    ) -> corvid_lake::LakeLocation {
+        let mut location = self.location(state_dir);
+        location.url = match checkpoint_url {
+            Some(url) => url.to_owned(),
+            None => format!("{}/_corvid/checkpoints", location.url.trim_end_matches('/')),
+        };
+        location
+    }
+
     /// The lake's location, the URL defaulting to `<state_dir>/lake`.
     pub fn location(&self, state_dir: &Path) -> corvid_lake::LakeLocation {
         corvid_lake::LakeLocation {
@@ -203,6 +220,7 @@ impl Default for EngineConfig {
             alerts: AlertsConfig::default(),
             lake: LakeConfig::default(),
             enrichment: crate::enrich::EnrichmentConfig::default(),
+            checkpoint: crate::checkpoint::CheckpointConfig::default(),
         }
     }
 }
@@ -331,7 +349,10 @@ impl EngineConfig {
         ];
         match checks.iter().find(|(failed, _)| *failed) {
             Some((_, message)) => Err((*message).to_owned()),
-            None => self.enrichment.validate(),
+            None => self
+                .enrichment
+                .validate()
+                .and_then(|()| self.checkpoint.validate()),
         }
     }
 }

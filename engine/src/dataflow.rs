@@ -12,6 +12,7 @@
 //! Parsing and rules run where the records were read (pipeline channels), so a stream's
 //! records are parsed in order by one worker; only rule outcomes are exchanged.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,13 +22,14 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Concat, Exchange};
+use timely::dataflow::operators::{Capability, Concat, Exchange};
 use timely::dataflow::{ProbeHandle, Stream};
 
-use crate::alerts::dedup_alerts;
+use crate::alerts::{dedup_alerts, DedupCheckpoint};
+use crate::checkpoint::{Cadence, CheckpointError, Checkpoints};
 use crate::cluster::{Cluster, JsonWire};
 use crate::config::EngineConfig;
-use crate::enrich::{enrich, TableFeed, Tables};
+use crate::enrich::{enrich, LearnCheckpoint, TableFeed, Tables};
 use crate::evaluate::evaluate_rules;
 use crate::evaluate::reload::{LiveRules, Loader};
 use crate::event::Event;
@@ -71,6 +73,59 @@ pub enum EngineError {
     Timely(String),
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
+    #[error("checkpoints: {0}")]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// Opens the checkpoints, loads the newest one and clears what a crashed run wrote
+/// after it (state files, manifests, uncommitted lake files).
+fn restore_checkpoint(
+    config: &EngineConfig,
+    lake: Option<&Lake>,
+) -> Result<Checkpoints, EngineError> {
+    let location = config
+        .lake
+        .checkpoint_location(&config.state_dir, config.checkpoint.url.as_deref());
+    let mut checkpoints = Checkpoints::open(
+        &location,
+        config.checkpoint.interval_ms(config.epoch_ms),
+        config.checkpoint.shards,
+        config.checkpoint.keep,
+    )?;
+    let restored = checkpoints.restore()?;
+    let boundary = restored.as_ref().map(|manifest| manifest.boundary);
+    if let Some(lake) = lake {
+        crate::lake::staging::recover(lake, boundary)?;
+    }
+    match restored {
+        Some(manifest) => {
+            let version = rules_version(config);
+            if manifest.rules_version != version {
+                tracing::warn!(
+                    checkpoint = manifest.rules_version,
+                    now = version,
+                    "rules or schemas changed since the checkpoint: replayed epochs use the current ones"
+                );
+            }
+            tracing::info!(
+                boundary = manifest.boundary,
+                workers = manifest.workers,
+                written_at = manifest.written_at,
+                "restoring from checkpoint"
+            );
+        }
+        None => tracing::info!(url = location.url, "no checkpoint yet: starting fresh"),
+    }
+    Ok(checkpoints)
+}
+
+/// The version of the rules and schemas recorded in each manifest.
+fn rules_version(config: &EngineConfig) -> String {
+    let mut dirs = vec![config.rules_dir.as_path()];
+    if let Some(schemas) = &config.schemas_dir {
+        dirs.push(schemas.as_path());
+    }
+    crate::checkpoint::rules_version(&dirs)
 }
 
 /// How `corvid run` should run.
@@ -152,6 +207,15 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
             Arc::clone(&stop_watching),
         )
     });
+    let fatal = FatalSlot::default();
+    let lake = match config.lake.enabled {
+        true => Some(Lake::open(&config.lake.location(&config.state_dir))?),
+        false => None,
+    };
+    let checkpoints = match config.checkpoint.enabled {
+        true => Some(Arc::new(restore_checkpoint(&config, lake.as_ref())?)),
+        false => None,
+    };
     let settings = SourceSettings {
         kafka: config.kafka.clone(),
         topic: config.topics.raw.clone(),
@@ -160,15 +224,12 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         stop_at_end: options.stop_at_end,
         shutdown,
         table: false,
-    };
-    let lake = match config.lake.enabled {
-        true => Some(Lake::open(&config.lake.location(&config.state_dir))?),
-        false => None,
+        checkpoints: checkpoints.clone(),
+        fatal: fatal.clone(),
     };
     if let Some(lake) = &lake {
         tracing::info!(lake = %lake.url_of(&lake.prefix), "writing the lake");
     }
-    let fatal = FatalSlot::default();
     let shared = Shared {
         config,
         settings,
@@ -177,6 +238,7 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         fatal: fatal.clone(),
         lake,
         tables,
+        checkpoints,
     };
     let workers = shared.config.workers;
     tracing::info!(%cluster, workers, "starting the workers");
@@ -214,6 +276,7 @@ struct Shared {
     fatal: FatalSlot,
     lake: Option<Lake>,
     tables: Arc<Tables>,
+    checkpoints: Option<Arc<Checkpoints>>,
 }
 
 fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<(), EngineError> {
@@ -225,6 +288,7 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         fatal,
         lake,
         tables,
+        checkpoints,
     } = shared;
     let partitions = OwnedPartitions::assign(settings, worker.index(), worker.peers())?;
     let mut table_feeds = Vec::new();
@@ -232,6 +296,7 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         let settings = SourceSettings {
             topic,
             table: true,
+            checkpoints: None,
             ..settings.clone()
         };
         let partitions = OwnedPartitions::assign(&settings, worker.index(), worker.peers())?;
@@ -269,18 +334,42 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
             .unwrap_or(usize::MAX),
     };
     let lake_writer = lake.clone().map(|lake| {
-        LakeWriter::new(
+        let writer = LakeWriter::new(
             lake,
             worker.index(),
             Arc::clone(&registry),
             policy,
             Arc::clone(&shutdown),
-        )
+        );
+        match checkpoints {
+            Some(checkpoints) => writer.with_checkpoints(checkpoints.interval_ms()),
+            None => writer,
+        }
     });
+    let index = worker.index();
+    let parse_checkpoint = checkpoints.as_ref().map(|checkpoints| ParseCheckpoint {
+        checkpoints: Arc::clone(checkpoints),
+        worker: index,
+        owned: partitions.owned.iter().copied().collect(),
+        fatal: fatal.clone(),
+    });
+    let learn_checkpoint = checkpoints.as_ref().map(|checkpoints| LearnCheckpoint {
+        checkpoints: Arc::clone(checkpoints),
+        worker: index,
+        fatal: fatal.clone(),
+    });
+    let dedup_checkpoint = checkpoints.as_ref().map(|checkpoints| DedupCheckpoint {
+        checkpoints: Arc::clone(checkpoints),
+        worker: index,
+        fatal: fatal.clone(),
+    });
+    let lake_checkpoint = checkpoints
+        .as_ref()
+        .map(|checkpoints| (Arc::clone(checkpoints), index));
     worker.dataflow::<Epoch, _, _>(|scope| {
         let raw = kafka_source(scope, settings, partitions);
-        let (events, dead_letters) = parse(raw, registry, avro);
-        let events = enrich(scope, events, tables, table_feeds);
+        let (events, dead_letters) = parse(raw, registry, avro, parse_checkpoint);
+        let events = enrich(scope, events, tables, table_feeds, learn_checkpoint);
         if let Some(events_out) = events_out {
             kafka_sink(events.clone(), events_out, event_record, &probe);
         }
@@ -292,14 +381,14 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         );
         let lake_events = events.clone();
         let outcomes = evaluate_rules(scope, events, rules);
-        let (alerts, alerted) = dedup_alerts(outcomes, max_samples);
+        let (alerts, alerted) = dedup_alerts(outcomes, max_samples, dedup_checkpoint);
         // Each match's or error's record is built once, for its topic and for the lake.
         let rule_rows = alerted.map(|alerted| LakeRow::outcome(&alerted));
         if let Some(writer) = lake_writer {
             let rows = lake_events
                 .map(|event| LakeRow::event(&event))
                 .concat(rule_rows.clone());
-            lake_sink(rows, writer, fatal.clone(), &probe);
+            lake_sink(rows, writer, fatal.clone(), lake_checkpoint, &probe);
         }
         let (errors, matches) = rule_rows.ok_err(|row| match row.database {
             Database::RuleErrors => Ok(row),
@@ -315,8 +404,128 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
             .map(JsonWire::into_inner);
         alerts_sink(alerts, alerts_out, shutdown, fatal, &probe);
     });
-    while worker.step_or_park(Some(Duration::from_millis(100))) {}
+    let mut committer = match (index, checkpoints) {
+        (0, Some(checkpoints)) => Some(Committer::new(
+            Arc::clone(checkpoints),
+            lake.clone(),
+            worker.peers(),
+            rules_version(config),
+        )),
+        _ => None,
+    };
+    while worker.step_or_park(Some(Duration::from_millis(100))) {
+        if let Some(committer) = committer.as_mut() {
+            let frontier = probe.with_frontier(|frontier| frontier.first().copied());
+            committer.reach(frontier)?;
+        }
+    }
+    if let Some(committer) = committer.as_mut() {
+        committer.finish()?;
+    }
     Ok(())
+}
+
+/// Worker 0's part of a checkpoint: once the end of the dataflow has reached a boundary,
+/// every state file for it is written; the manifest follows, then the lake files it
+/// covers become visible.
+struct Committer {
+    checkpoints: Arc<Checkpoints>,
+    lake: Option<Lake>,
+    workers: usize,
+    rules_version: String,
+    last: Epoch,
+}
+
+impl Committer {
+    fn new(
+        checkpoints: Arc<Checkpoints>,
+        lake: Option<Lake>,
+        workers: usize,
+        rules_version: String,
+    ) -> Committer {
+        let last = checkpoints
+            .restored()
+            .map_or(0, |restored| restored.manifest.boundary);
+        Committer {
+            checkpoints,
+            lake,
+            workers,
+            rules_version,
+            last,
+        }
+    }
+
+    /// The dataflow's frontier is `frontier` (None: everything is done).
+    fn reach(&mut self, frontier: Option<Epoch>) -> Result<(), EngineError> {
+        let Some(frontier) = frontier else {
+            return Ok(());
+        };
+        let boundary = self.checkpoints.boundary_at_or_below(frontier);
+        if boundary > self.last {
+            self.commit(boundary)?;
+        }
+        Ok(())
+    }
+
+    /// The dataflow is done: the operators wrote their final state at the boundary above
+    /// what they processed; the newest such boundary is the final checkpoint.
+    fn finish(&mut self) -> Result<(), EngineError> {
+        match self.checkpoints.newest_state_boundary()? {
+            Some(boundary) if boundary > self.last => self.commit(boundary),
+            _ => Ok(()),
+        }
+    }
+
+    fn commit(&mut self, boundary: Epoch) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
+        let manifest =
+            self.checkpoints
+                .write_manifest(boundary, self.workers, &self.rules_version)?;
+        crate::fail_point!(crate::checkpoint::failpoints::AFTER_MANIFEST);
+        let moved = match &self.lake {
+            Some(lake) => crate::lake::staging::commit(lake, boundary)?,
+            None => 0,
+        };
+        self.last = boundary;
+        tracing::info!(
+            boundary,
+            files = manifest.files.values().map(Vec::len).sum::<usize>(),
+            lake_files = moved,
+            millis = started.elapsed().as_millis() as u64,
+            "checkpoint written"
+        );
+        Ok(())
+    }
+}
+
+/// Logs and counts one record's outcomes.
+fn count_parsed(outcomes: &[ParseOutcome]) {
+    match outcomes {
+        [ParseOutcome::DeadLetter(dead)] => {
+            tracing::warn!(
+                stream = dead.record.stream,
+                partition = dead.record.partition,
+                offset = dead.record.offset,
+                reason = dead.reason,
+                "dead letter"
+            );
+            metrics()
+                .dead_letters
+                .with_label_values(&[&dead.record.meta.source_id, dead.kind.as_str()])
+                .inc();
+        }
+        events => {
+            metrics().records_parsed.inc();
+            for outcome in events {
+                if let ParseOutcome::Event(event) = outcome {
+                    metrics()
+                        .events_parsed
+                        .with_label_values(&[event.log_type()])
+                        .inc();
+                }
+            }
+        }
+    }
 }
 
 /// A stream of events and the stream of dead letters beside it.
@@ -325,58 +534,95 @@ pub type Parsed<'scope> = (
     Stream<'scope, Epoch, Vec<Box<DeadLetter>>>,
 );
 
+/// What the parse stage needs to take part in checkpoints.
+pub struct ParseCheckpoint {
+    pub checkpoints: Arc<Checkpoints>,
+    pub worker: usize,
+    /// Raw partitions this worker owns: it takes over their streams' parser state.
+    pub owned: std::collections::BTreeSet<i32>,
+    pub fatal: FatalSlot,
+}
+
+/// Name of the parse stage's state in checkpoints.
+pub const PARSE_STATE: &str = "parse";
+
 /// Classifies raw records; splits events from dead letters.
+///
+/// Epochs are parsed in order once the frontier has passed them, so per-stream parser
+/// state at a checkpoint boundary is exactly the state after the epochs below it.
 pub fn parse<'scope>(
     raw: Stream<'scope, Epoch, Vec<crate::source::RawRecord>>,
     registry: Arc<LogTypeRegistry>,
     avro: Option<Arc<AvroDecoding>>,
+    checkpoint: Option<ParseCheckpoint>,
 ) -> Parsed<'scope> {
-    raw.unary::<timely::container::CapacityContainerBuilder<Vec<ParseOutcome>>, _, _, _>(
+    raw.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<ParseOutcome>>, _, _, _>(
         Pipeline,
         "Parse",
-        move |_capability, _info| {
+        move |capability, _info| {
             let mut classifier = Classifier::new(registry);
             if let Some(avro) = avro {
                 classifier = classifier.with_avro(avro);
             }
-            move |input, output| {
+            let mut fatal = None;
+            let mut cadence = None;
+            if let Some(checkpoint) = checkpoint {
+                match checkpoint.checkpoints.restored_states(PARSE_STATE) {
+                    Ok(states) => {
+                        classifier.restore(states, |p| checkpoint.owned.contains(&p));
+                    }
+                    Err(error) => checkpoint.fatal.set(error.to_string()),
+                }
+                cadence = Some(Cadence::new(
+                    checkpoint.checkpoints,
+                    PARSE_STATE,
+                    checkpoint.worker,
+                    capability,
+                ));
+                fatal = Some(checkpoint.fatal);
+            }
+            let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<crate::source::RawRecord>)> =
+                BTreeMap::new();
+            move |(input, frontier), output| {
                 input.for_each(|cap, data| {
+                    let (Some(&epoch), Some(held)) = (cap.least(), cap.retain_least(0)) else {
+                        return;
+                    };
+                    pending
+                        .entry(epoch)
+                        .or_insert_with(|| (held, Vec::new()))
+                        .1
+                        .append(data);
+                });
+                let frontier = frontier.frontier().first().copied();
+                let mut checkpoint_failed = None;
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.is_some_and(|frontier| frontier <= *entry.key()) {
+                        break;
+                    }
+                    let (epoch, (cap, records)) = entry.remove_entry();
+                    if let Some(cadence) = cadence.as_mut() {
+                        if let Err(error) = cadence.before(epoch, || classifier.snapshot()) {
+                            checkpoint_failed = Some(error);
+                        }
+                    }
                     let parse_time = chrono::Utc::now();
                     let mut session = output.session(&cap);
-                    for record in data.drain(..) {
+                    for record in records {
                         let outcomes = classifier.classify(&record, parse_time);
-                        match outcomes.as_slice() {
-                            [ParseOutcome::DeadLetter(dead)] => {
-                                tracing::warn!(
-                                    stream = dead.record.stream,
-                                    partition = dead.record.partition,
-                                    offset = dead.record.offset,
-                                    reason = dead.reason,
-                                    "dead letter"
-                                );
-                                metrics()
-                                    .dead_letters
-                                    .with_label_values(&[
-                                        &dead.record.meta.source_id,
-                                        dead.kind.as_str(),
-                                    ])
-                                    .inc();
-                            }
-                            events => {
-                                metrics().records_parsed.inc();
-                                for outcome in events {
-                                    if let ParseOutcome::Event(event) = outcome {
-                                        metrics()
-                                            .events_parsed
-                                            .with_label_values(&[event.log_type()])
-                                            .inc();
-                                    }
-                                }
-                            }
-                        }
+                        count_parsed(&outcomes);
                         session.give_iterator(outcomes.into_iter());
                     }
-                });
+                }
+                if let Some(cadence) = cadence.as_mut() {
+                    if let Err(error) = cadence.follow(frontier, || classifier.snapshot()) {
+                        checkpoint_failed = Some(error);
+                    }
+                }
+                if let (Some(error), Some(fatal)) = (checkpoint_failed, fatal.as_ref()) {
+                    tracing::error!(%error, "checkpoint of parser state failed");
+                    fatal.set(error.to_string());
+                }
             }
         },
     )

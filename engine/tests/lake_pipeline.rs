@@ -169,8 +169,12 @@ fn the_scenario_lands_in_the_local_lake_once_and_a_replay_rewrites_the_same_file
     .expect("lake");
     let files = check_lake(&lake, first.events);
 
-    // The same input again, from offset zero, into the same lake: same names, still once.
+    // The first run resumes from its final checkpoint and reads nothing new.
     let config = dir.path().join("corvid.yml");
+    assert_eq!(summary(&run_to_end(&config)).events, 0);
+    // Without the checkpoints, the same input again from offset zero into the same lake:
+    // same names, still once.
+    std::fs::remove_dir_all(lake_dir.join("_corvid/checkpoints")).expect("drop checkpoints");
     let again = summary(&run_to_end(&config));
     assert_eq!(again.events, first.events);
     assert_eq!(check_lake(&lake, first.events), files);

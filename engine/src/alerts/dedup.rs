@@ -38,7 +38,9 @@ use crate::source::Epoch;
 pub const MAX_SAMPLES: usize = 10;
 
 /// What alerts are grouped by.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct DedupKey {
     pub rule_id: String,
     pub dedup: String,
@@ -102,8 +104,8 @@ pub struct EpochAlerts {
 }
 
 /// One open window: the first outcome's alert fields and the running tallies.
-#[derive(Clone, Debug)]
-struct Window {
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Window {
     /// `DedupKey::alert_id(start)`, hashed once.
     alert_id: String,
     start: Epoch,
@@ -237,6 +239,14 @@ fn sort_key(outcome: &RuleOutcome) -> (&str, &str, bool, &str, &str) {
 pub struct DedupWindows {
     windows: BTreeMap<DedupKey, Window>,
     max_samples: usize,
+    /// Changed since the last snapshot.
+    dirty: bool,
+}
+
+/// The hash outcomes are routed by: `(rule_id, dedup)`, the same in every process.
+pub fn key_hash(rule_id: &str, dedup: &str) -> u64 {
+    use crate::source::partitions::topic_hash;
+    topic_hash(rule_id) ^ topic_hash(dedup).rotate_left(1)
 }
 
 impl Default for DedupWindows {
@@ -251,7 +261,38 @@ impl DedupWindows {
         DedupWindows {
             windows: BTreeMap::new(),
             max_samples,
+            dirty: false,
         }
+    }
+
+    /// Every open window with its shard, if anything changed since the last snapshot.
+    pub fn snapshot(
+        &mut self,
+        shard_of: impl Fn(u64) -> u32,
+    ) -> Option<Vec<(u32, DedupKey, Window)>> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        Some(
+            self.windows
+                .iter()
+                .map(|(key, window)| {
+                    let shard = shard_of(key_hash(&key.rule_id, &key.dedup));
+                    (shard, key.clone(), window.clone())
+                })
+                .collect(),
+        )
+    }
+
+    /// Takes over the windows of the shards `keep` selects.
+    pub fn restore(&mut self, entries: Vec<(u32, DedupKey, Window)>, keep: impl Fn(u32) -> bool) {
+        for (shard, key, window) in entries {
+            if keep(shard) {
+                self.windows.insert(key, window);
+            }
+        }
+        // The first checkpoint after a restore writes this worker's whole share.
+        self.dirty = true;
     }
 
     /// Applies every outcome of `epoch`: one alert update per window that gained
@@ -260,6 +301,7 @@ impl DedupWindows {
     /// Epochs must be observed in increasing order. Within the epoch the outcomes are
     /// sorted first, so the result does not depend on their arrival order.
     pub fn observe_epoch(&mut self, epoch: Epoch, outcomes: Vec<RuleOutcome>) -> EpochAlerts {
+        self.dirty |= !outcomes.is_empty();
         // Sort positions, not the outcomes: an outcome is a few hundred bytes, and moving
         // each O(log n) times dominated large epochs.
         let mut order: Vec<usize> = (0..outcomes.len()).collect();
@@ -315,7 +357,9 @@ impl DedupWindows {
     /// Forgets windows that end at or before `epoch`: no match at or after `epoch` can
     /// join them.
     pub fn expire_before(&mut self, epoch: Epoch) {
+        let before = self.windows.len();
         self.windows.retain(|_, window| window.end > epoch);
+        self.dirty |= self.windows.len() != before;
     }
 
     pub fn open_windows(&self) -> usize {

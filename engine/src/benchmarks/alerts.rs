@@ -240,7 +240,7 @@ fn engine_pass(
         let mut sink = Some(sink);
         worker.dataflow(|scope| {
             let outcomes = scope.input_from(&mut input);
-            let (alerts, _matched) = dedup_alerts(outcomes, max_samples);
+            let (alerts, _matched) = dedup_alerts(outcomes, max_samples, None);
             alerts_sink(alerts, sink.take(), shutdown, slot, &probe);
         });
         input.advance_to(START);

@@ -184,7 +184,7 @@ fn dataflow_pass(
                 let mut handle = VecInput::<RawRecord>::new();
                 worker.dataflow(|scope| {
                     let raw = scope.input_from(&mut handle);
-                    let (events, _dead) = parse_stage(raw, Arc::clone(&registry), None);
+                    let (events, _dead) = parse_stage(raw, Arc::clone(&registry), None, None);
                     let events = events.inspect(move |_| *seen.borrow_mut() += 1);
                     evaluate_rules(scope, events, Arc::clone(&live))
                         .inspect(count)

@@ -26,6 +26,7 @@
 //! * **Restore.** Start-up loads the newest manifest and deletes what a crashed run
 //!   wrote after it (later state files and manifests, uncommitted lake files).
 
+pub mod cadence;
 pub mod config;
 pub mod failpoints;
 
@@ -43,6 +44,7 @@ use crate::source::Epoch;
 use corvid_lake::store::runtime;
 use corvid_lake::{Lake, LakeError, LakeLocation};
 
+pub use cadence::Cadence;
 pub use config::CheckpointConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +292,15 @@ impl Checkpoints {
                 path: name,
                 reason: e.to_string(),
             })
+    }
+
+    /// The newest boundary any state file was written for.
+    pub fn newest_state_boundary(&self) -> Result<Option<Epoch>, CheckpointError> {
+        Ok(self
+            .list("state")?
+            .iter()
+            .filter_map(|name| boundary_in_name(name))
+            .max())
     }
 
     /// Loads the newest checkpoint (if any) and deletes what was written after it.

@@ -22,9 +22,11 @@ use timely::dataflow::Stream;
 use super::config::LearnConfig;
 use super::keys::{exact_key, scalar_text};
 use super::tables::TableKey;
+use crate::checkpoint::{Cadence, Checkpoints};
 use crate::event::Event;
 use crate::metrics::metrics;
 use crate::rules::jsonpath::JsonPath;
+use crate::sinks::alerts::FatalSlot;
 use crate::source::Epoch;
 
 /// One way to learn rows of one derived table.
@@ -138,21 +140,92 @@ impl Learner {
 /// Upserts for the arrangement: `(key, Some(row), epoch)`.
 pub type Upsert = (TableKey, Option<String>, Epoch);
 
+/// Name of the learned tables' state in checkpoints.
+pub const LEARNED_STATE: &str = "learned";
+
+/// One learned row in a checkpoint: shard, key, event time, row.
+type LearnedEntry = (u32, TableKey, String, String);
+
+/// What the learned tables need to take part in checkpoints.
+pub struct LearnCheckpoint {
+    pub checkpoints: std::sync::Arc<Checkpoints>,
+    pub worker: usize,
+    pub fatal: FatalSlot,
+}
+
 /// Keeps, per key, only rows at least as recent (by event time) as the last one let
-/// through. Exchanged by key, so each key's history lives on one worker.
+/// through. Exchanged by key, so each key's history lives on one worker; with
+/// checkpoints by virtual shard, and the rows go into each checkpoint: a restore feeds
+/// them back as upserts at the first epoch.
 pub fn latest_by_event_time<'scope>(
     learned: Stream<'scope, Epoch, Vec<Learned>>,
     table_names: Vec<String>,
+    checkpoint: Option<LearnCheckpoint>,
 ) -> Stream<'scope, Epoch, Vec<Upsert>> {
     use differential_dataflow::Hashable;
-    let exchange = Exchange::new(|learned: &Learned| learned.key.hashed());
-    learned.unary_frontier(exchange, "LatestByEventTime", move |_capability, _info| {
+    let shards = checkpoint
+        .as_ref()
+        .map(|c| u64::from(c.checkpoints.shards()));
+    let shard_count = shards.unwrap_or(1).max(1);
+    let workers = learned.scope().peers();
+    let exchange = Exchange::new(move |learned: &Learned| {
+        let hash = learned.key.hashed();
+        shards.map_or(hash, |shards| hash % shards)
+    });
+    learned.unary_frontier(exchange, "LatestByEventTime", move |capability, _info| {
         let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<Learned>)> = BTreeMap::new();
-        // Per key: the event time and row hash last let through. A row equal to the
-        // current one only moves the time: a busy log re-teaching the same asset does
-        // not churn the arrangement.
-        let mut latest: HashMap<TableKey, (String, u64)> = HashMap::new();
+        // Per key: the event time and row last let through. A row equal to the current
+        // one only moves the time: a busy log re-teaching the same asset does not churn
+        // the arrangement.
+        let mut latest: HashMap<TableKey, (String, String)> = HashMap::new();
+        let mut dirty = false;
+        let mut cadence = None;
+        let mut fatal = None;
+        let mut restored: Vec<Upsert> = Vec::new();
+        if let Some(checkpoint) = checkpoint {
+            match checkpoint
+                .checkpoints
+                .restored_states::<Vec<LearnedEntry>>(LEARNED_STATE)
+            {
+                Ok(files) => {
+                    for (shard, key, time, row) in files.into_iter().flatten() {
+                        if Checkpoints::owns_shard(shard, checkpoint.worker, workers) {
+                            restored.push((key.clone(), Some(row.clone()), 0));
+                            latest.insert(key, (time, row));
+                        }
+                    }
+                    dirty = true;
+                }
+                Err(error) => checkpoint.fatal.set(error.to_string()),
+            }
+            cadence = Some(Cadence::new(
+                checkpoint.checkpoints,
+                LEARNED_STATE,
+                checkpoint.worker,
+                capability,
+            ));
+            fatal = Some(checkpoint.fatal);
+        }
+        let snapshot = move |latest: &HashMap<TableKey, (String, String)>, dirty: &mut bool| {
+            if !std::mem::take(dirty) {
+                return None;
+            }
+            let mut entries: Vec<LearnedEntry> = latest
+                .iter()
+                .map(|(key, (time, row))| {
+                    let shard = (key.hashed() % shard_count) as u32;
+                    (shard, key.clone(), time.clone(), row.clone())
+                })
+                .collect();
+            entries.sort();
+            Some(entries)
+        };
         move |(input, frontier), output| {
+            if !restored.is_empty() {
+                if let Some(cap) = cadence.as_ref().and_then(|c: &Cadence| c.capability()) {
+                    output.session(cap).give_iterator(restored.drain(..));
+                }
+            }
             input.for_each(|cap, data| {
                 let (Some(&epoch), Some(held)) = (cap.least(), cap.retain_least(0)) else {
                     return;
@@ -168,6 +241,11 @@ pub fn latest_by_event_time<'scope>(
                     break;
                 }
                 let (epoch, (cap, mut rows)) = entry.remove_entry();
+                if let Some(cadence) = cadence.as_mut() {
+                    if let Err(error) = cadence.before(epoch, || snapshot(&latest, &mut dirty)) {
+                        report(&fatal, error);
+                    }
+                }
                 // Per key the last row in (event time, row) order: the latest, with a
                 // deterministic tie-break.
                 rows.sort_unstable();
@@ -177,23 +255,36 @@ pub fn latest_by_event_time<'scope>(
                     if rows.peek().is_some_and(|next| next.key == row.key) {
                         continue;
                     }
-                    let hash = row.row.hashed();
                     let seen = latest.get(&row.key);
                     if seen.is_some_and(|(time, _)| row.event_time < *time) {
                         continue;
                     }
-                    let changed = seen.is_none_or(|(_, seen_hash)| *seen_hash != hash);
-                    latest.insert(row.key.clone(), (row.event_time, hash));
+                    let changed = seen.is_none_or(|(_, seen_row)| *seen_row != row.row);
+                    dirty = true;
                     if changed {
                         if let Some(name) = table_names.get(row.key.0 as usize) {
                             metrics().table_updates.with_label_values(&[name]).inc();
                         }
-                        session.give((row.key, Some(row.row), epoch));
+                        session.give((row.key.clone(), Some(row.row.clone()), epoch));
                     }
+                    latest.insert(row.key, (row.event_time, row.row));
+                }
+            }
+            if let Some(cadence) = cadence.as_mut() {
+                let frontier = frontier.frontier().first().copied();
+                if let Err(error) = cadence.follow(frontier, || snapshot(&latest, &mut dirty)) {
+                    report(&fatal, error);
                 }
             }
         }
     })
+}
+
+fn report(fatal: &Option<FatalSlot>, error: crate::checkpoint::CheckpointError) {
+    tracing::error!(%error, "checkpoint of learned table rows failed");
+    if let Some(fatal) = fatal {
+        fatal.set(error.to_string());
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ use crate::source::kafka::{kafka_source, OwnedPartitions, SourceSettings};
 use crate::source::Epoch;
 use config::MatchKind;
 use learn::latest_by_event_time;
+pub use learn::LearnCheckpoint;
 pub use learn::Upsert;
 use lookup::{lookup, TableBuilder, TableSpine};
 use tables::{Probe, TableKey};
@@ -65,6 +66,7 @@ pub fn enrich<'scope>(
     events: Stream<'scope, Epoch, Vec<Event>>,
     tables: Arc<Tables>,
     feeds: Vec<TableFeed>,
+    checkpoint: Option<LearnCheckpoint>,
 ) -> Stream<'scope, Epoch, Vec<Event>> {
     if tables.is_empty() {
         return events;
@@ -76,7 +78,7 @@ pub fn enrich<'scope>(
             feed::table_upserts(records, Arc::clone(&tables))
         })
         .collect();
-    enrich_with(scope, events, tables, upserts)
+    enrich_with(scope, events, tables, upserts, checkpoint)
 }
 
 /// The enrichment stage over given upsert streams of topic-fed tables (tests and
@@ -86,6 +88,7 @@ pub fn enrich_with<'scope>(
     events: Stream<'scope, Epoch, Vec<Event>>,
     tables: Arc<Tables>,
     mut upserts: Vec<Stream<'scope, Epoch, Vec<Upsert>>>,
+    checkpoint: Option<LearnCheckpoint>,
 ) -> Stream<'scope, Epoch, Vec<Event>> {
     if tables.is_empty() {
         return events;
@@ -100,7 +103,7 @@ pub fn enrich_with<'scope>(
             out
         });
         let names = tables.specs.iter().map(|spec| spec.name.clone()).collect();
-        upserts.push(latest_by_event_time(learned, names));
+        upserts.push(latest_by_event_time(learned, names, checkpoint));
     }
     let upserts = scope.concatenate(upserts);
     let arranged =

@@ -47,7 +47,7 @@ fn run(
         worker.dataflow(|scope| {
             let rows = scope.input_from(&mut table_in);
             let events = scope.input_from(&mut events_in);
-            enrich_with(scope, events, tables, vec![rows])
+            enrich_with(scope, events, tables, vec![rows], None)
                 .inspect_core(move |batch| {
                     let Ok((stamp, events)) = batch else {
                         return;

@@ -13,6 +13,7 @@
 
 pub mod rows;
 pub mod schema;
+pub mod staging;
 pub mod writer;
 
 pub use writer::{LakeRow, LakeWriter, RollPolicy};
@@ -26,6 +27,7 @@ use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::AlertedOutcome;
+use crate::checkpoint::{Cadence, Checkpoints};
 use crate::event::Event;
 use crate::rules::OutcomeKind;
 use crate::sinks::alerts::FatalSlot;
@@ -60,6 +62,7 @@ pub fn lake_sink<'scope>(
     rows: Stream<'scope, Epoch, Vec<LakeRow>>,
     mut writer: LakeWriter,
     fatal: FatalSlot,
+    checkpoints: Option<(Arc<Checkpoints>, usize)>,
     probe: &ProbeHandle<Epoch>,
 ) {
     let mut pending: BTreeMap<Epoch, Vec<LakeRow>> = BTreeMap::new();
@@ -67,7 +70,11 @@ pub fn lake_sink<'scope>(
     rows.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
         Pipeline,
         "LakeSink",
-        move |_capability, _info| {
+        move |capability, _info| {
+            // Holds the frontier at the last checkpoint boundary until the files below
+            // the next one are staged; the writer keeps no state a checkpoint needs.
+            let mut cadence = checkpoints
+                .map(|(checkpoints, worker)| Cadence::new(checkpoints, "lake", worker, capability));
             move |(input, frontier), _output| {
                 input.for_each(|cap, data| {
                     if let Some(&epoch) = cap.least() {
@@ -76,6 +83,7 @@ pub fn lake_sink<'scope>(
                 });
                 if failed {
                     pending.clear();
+                    cadence = None;
                     return;
                 }
                 let frontier = frontier.frontier();
@@ -95,6 +103,14 @@ pub fn lake_sink<'scope>(
                     failed = true;
                     tracing::error!(%error, "lake sink stopped");
                     fatal.set(error.to_string());
+                    return;
+                }
+                if let Some(cadence) = cadence.as_mut() {
+                    let nothing = || None::<()>;
+                    if let Err(error) = cadence.follow(frontier.first().copied(), nothing) {
+                        failed = true;
+                        fatal.set(error.to_string());
+                    }
                 }
             }
         },

@@ -84,6 +84,9 @@ pub struct LakeWriter {
     shutdown: Arc<AtomicBool>,
     tables: HashMap<(Database, String), Option<Arc<TableSchema>>>,
     open: BTreeMap<FileKey, OpenFile>,
+    /// With checkpoints: files never span a checkpoint boundary (so a restore never
+    /// needs a half-written file) and wait in staging until their checkpoint.
+    checkpoint_ms: Option<u64>,
 }
 
 impl LakeWriter {
@@ -102,14 +105,31 @@ impl LakeWriter {
             shutdown,
             tables: HashMap::new(),
             open: BTreeMap::new(),
+            checkpoint_ms: None,
+        }
+    }
+
+    /// Cuts files at checkpoint boundaries every `interval_ms` and stages them until
+    /// their checkpoint is written ([`super::staging`]).
+    pub fn with_checkpoints(mut self, interval_ms: u64) -> LakeWriter {
+        self.checkpoint_ms = Some(interval_ms.max(1));
+        self
+    }
+
+    /// The first epoch a file opened at `first` may no longer take.
+    fn span_end(roll_ms: u64, checkpoint_ms: Option<u64>, first: Epoch) -> Epoch {
+        let by_roll = first.saturating_add(roll_ms);
+        match checkpoint_ms {
+            Some(interval) => by_roll.min((first - first % interval).saturating_add(interval)),
+            None => by_roll,
         }
     }
 
     /// Writes the rows of one completed epoch. Epochs must come in increasing order.
     pub fn write_epoch(&mut self, epoch: Epoch, rows: Vec<LakeRow>) -> Result<(), LakeWriteError> {
         // Files whose time span ends at or before this epoch are complete.
-        let roll_ms = self.policy.roll_ms;
-        self.roll_where(|file| file.first_epoch.saturating_add(roll_ms) <= epoch)?;
+        let (roll_ms, checkpoint_ms) = (self.policy.roll_ms, self.checkpoint_ms);
+        self.roll_where(|file| Self::span_end(roll_ms, checkpoint_ms, file.first_epoch) <= epoch)?;
         // Group first, so each group looks its table up once rather than once per row.
         let mut groups: BTreeMap<FileKey, Vec<Arc<Map<String, Value>>>> = BTreeMap::new();
         for row in rows {
@@ -168,11 +188,11 @@ impl LakeWriter {
     /// The frontier moved to `frontier` (None: the input ended): files whose span it
     /// has passed are complete.
     pub fn advance(&mut self, frontier: Option<Epoch>) -> Result<(), LakeWriteError> {
-        let roll_ms = self.policy.roll_ms;
+        let (roll_ms, checkpoint_ms) = (self.policy.roll_ms, self.checkpoint_ms);
         match frontier {
-            Some(frontier) => {
-                self.roll_where(|file| file.first_epoch.saturating_add(roll_ms) <= frontier)
-            }
+            Some(frontier) => self.roll_where(|file| {
+                Self::span_end(roll_ms, checkpoint_ms, file.first_epoch) <= frontier
+            }),
             None => self.roll_where(|_| true),
         }
     }
@@ -229,6 +249,10 @@ impl LakeWriter {
                 source,
             })?;
         let size = bytes.len() as u64;
+        let path = match self.checkpoint_ms {
+            Some(_) => super::staging::staged_path(&self.lake, &path),
+            None => path,
+        };
         let payload = PutPayload::from(bytes);
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -253,6 +277,7 @@ impl LakeWriter {
         m.lake_rows.with_label_values(&[db]).inc_by(file.rows);
         m.lake_bytes.with_label_values(&[db]).inc_by(size);
         tracing::debug!(%path, rows = file.rows, bytes = size, "lake file written");
+        crate::fail_point!(crate::checkpoint::failpoints::AFTER_LAKE_FILE);
         Ok(())
     }
 }

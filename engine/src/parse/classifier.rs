@@ -31,6 +31,20 @@ pub struct Classifier {
     states: HashMap<String, HashMap<String, Value>>,
     /// Decodes Confluent-framed Avro records, when a schema registry is configured.
     avro: Option<Arc<AvroDecoding>>,
+    /// The partition each stream with state was read from: a checkpoint's state moves
+    /// with the partition to whichever worker owns it next.
+    partitions: HashMap<String, i32>,
+    /// Records were classified since the last snapshot.
+    dirty: bool,
+}
+
+/// What a checkpoint keeps of a classifier.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassifierState {
+    /// Per stream: its partition and each stateful parser's state for it.
+    pub streams: std::collections::BTreeMap<String, (i32, HashMap<String, Value>)>,
+    /// (source id, declared log types, the order to try them in).
+    pub order: Vec<(String, Vec<String>, Vec<String>)>,
 }
 
 impl Classifier {
@@ -40,7 +54,62 @@ impl Classifier {
             order: HashMap::new(),
             states: HashMap::new(),
             avro: None,
+            partitions: HashMap::new(),
+            dirty: false,
         }
+    }
+
+    /// The parser state and orders, if anything changed since the last call.
+    pub fn snapshot(&mut self) -> Option<ClassifierState> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        let streams = self
+            .states
+            .iter()
+            .filter_map(|(stream, states)| {
+                let partition = *self.partitions.get(stream)?;
+                Some((stream.clone(), (partition, states.clone())))
+            })
+            .collect();
+        let mut order: Vec<_> = self
+            .order
+            .iter()
+            .flat_map(|(source, by_types)| {
+                by_types.iter().map(move |(types, parsers)| {
+                    let names = parsers.iter().map(|p| p.name().to_owned()).collect();
+                    (source.clone(), types.clone(), names)
+                })
+            })
+            .collect();
+        order.sort();
+        Some(ClassifierState { streams, order })
+    }
+
+    /// Takes over the streams of the partitions this worker owns (`owns`) and the
+    /// parser orders from checkpointed states.
+    pub fn restore(&mut self, states: Vec<ClassifierState>, owns: impl Fn(i32) -> bool) {
+        for state in states {
+            for (stream, (partition, parsers)) in state.streams {
+                if owns(partition) {
+                    self.partitions.insert(stream.clone(), partition);
+                    self.states.insert(stream, parsers);
+                }
+            }
+            for (source, types, names) in state.order {
+                let parsers = names
+                    .iter()
+                    .filter_map(|name| self.registry.get(name).cloned())
+                    .collect();
+                self.order
+                    .entry(source)
+                    .or_default()
+                    .entry(types)
+                    .or_insert(parsers);
+            }
+        }
+        // The first checkpoint after a restore writes this worker's whole share.
+        self.dirty = true;
     }
 
     /// Decodes Confluent-framed Avro records with `avro` before parsing them.
@@ -51,6 +120,7 @@ impl Classifier {
 
     /// Parses one raw record into events, or a dead letter with every parser's reason.
     pub fn classify(&mut self, record: &RawRecord, parse_time: DateTime<Utc>) -> Vec<ParseOutcome> {
+        self.dirty = true;
         let meta = &record.meta;
         if !self
             .order
@@ -113,6 +183,10 @@ impl Classifier {
                 .and_then(|by_type| by_type.remove(parser.name()));
             let result = parser.parse(payload, &mut state, &ParseContext { parse_time });
             if let Some(state) = state {
+                if !self.partitions.contains_key(record.stream.as_str()) {
+                    self.partitions
+                        .insert(record.stream.clone(), record.partition);
+                }
                 self.states
                     .entry(record.stream.clone())
                     .or_default()

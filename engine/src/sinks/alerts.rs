@@ -211,6 +211,9 @@ impl AlertsSink {
     fn try_commit(&self, through: Epoch, alerts: &[&Alert]) -> Result<(), Attempt> {
         self.producer.begin_transaction().map_err(classify)?;
         let result = self.produce_all(through, alerts).and_then(|()| {
+            // Records are sent, the transaction is open: a crash here must leave nothing
+            // visible to read_committed consumers.
+            crate::fail_point!(crate::checkpoint::failpoints::IN_TRANSACTION);
             self.producer
                 .commit_transaction(TRANSACTION_TIMEOUT)
                 .map_err(classify)

@@ -92,6 +92,11 @@ impl PartitionClocks {
         self.partitions.values().map(|clock| clock.bound).min()
     }
 
+    /// Resumes a partition from a checkpoint: nothing below `bound` any more.
+    pub fn restore(&mut self, partition: i32, bound: Epoch) {
+        self.partitions.entry(partition).or_default().bound = bound;
+    }
+
     /// Stops tracking a partition (read to the end in a batch run).
     pub fn remove(&mut self, partition: i32) {
         self.partitions.remove(&partition);

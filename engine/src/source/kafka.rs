@@ -21,11 +21,14 @@ use timely::dataflow::{Scope, Stream};
 
 use super::clock::PartitionClocks;
 use super::epoch::now_unix_ms;
+use super::ledger::{restored_positions, Ledger};
 use super::partitions::owned_partitions;
 use super::{Epoch, RawRecord};
+use crate::checkpoint::{CheckpointError, Checkpoints};
 use crate::config::{KafkaConfig, StartOffset};
 use crate::kafka::{client_config, ConsumerLogContext};
 use crate::metrics::metrics;
+use crate::sinks::alerts::FatalSlot;
 use corvid_connectors::raw_record::SourceMeta;
 use corvid_connectors::topics::partition_ids;
 
@@ -47,6 +50,8 @@ pub enum SourceError {
     NoSuchTopic { topic: String },
     #[error("cannot assign partitions of {topic}: {source}")]
     Assign { topic: String, source: KafkaError },
+    #[error("cannot restore source positions: {0}")]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// What one worker's source needs.
@@ -66,11 +71,17 @@ pub struct SourceSettings {
     /// `kafka.start_offset` says, and every record present at start-up takes the first
     /// epoch, so the whole table is in place before any event is looked up.
     pub table: bool,
+    /// Resume from and write to these checkpoints (the raw topic's source only).
+    pub checkpoints: Option<Arc<Checkpoints>>,
+    /// Where a failed checkpoint write is reported.
+    pub fatal: FatalSlot,
 }
 
 /// A worker's assigned consumer, ready to be moved into the operator.
 pub struct OwnedPartitions {
     consumer: Option<BaseConsumer<ConsumerLogContext>>,
+    /// The partitions this worker owns.
+    pub owned: Vec<i32>,
     topic: String,
     /// Owned partitions not yet read to their end (only tracked with `stop_at_end`).
     unfinished: BTreeSet<i32>,
@@ -78,6 +89,8 @@ pub struct OwnedPartitions {
     /// epoch instead of their timestamp's.
     bootstrapping: BTreeSet<i32>,
     clocks: PartitionClocks,
+    /// Checkpoint bookkeeping, when checkpoints are on.
+    ledger: Option<Ledger>,
 }
 
 impl OwnedPartitions {
@@ -116,12 +129,20 @@ impl OwnedPartitions {
         if owned.is_empty() {
             return Ok(OwnedPartitions {
                 consumer: None,
+                owned,
                 topic,
                 unfinished: BTreeSet::new(),
                 bootstrapping: BTreeSet::new(),
                 clocks,
+                ledger: None,
             });
         }
+        let checkpoints = settings.checkpoints.as_ref().filter(|_| !settings.table);
+        let restored = match checkpoints {
+            Some(checkpoints) => restored_positions(checkpoints, &topic)?,
+            None => BTreeMap::new(),
+        };
+        let mut positions = BTreeMap::new();
         let start_offset = match settings.table {
             true => StartOffset::Earliest,
             false => settings.kafka.start_offset,
@@ -134,19 +155,28 @@ impl OwnedPartitions {
         let mut unfinished = BTreeSet::new();
         let mut bootstrapping = BTreeSet::new();
         for &partition in &owned {
-            assignment
-                .add_partition_offset(&topic, partition, start)
-                .map_err(|source| SourceError::Assign {
-                    topic: topic.clone(),
-                    source,
-                })?;
             let (low, high) = consumer
                 .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
                 .map_err(|source| SourceError::Metadata {
                     topic: topic.clone(),
                     source,
                 })?;
-            let empty = high <= low || start_offset == StartOffset::Latest;
+            let (start, position) = match restored.get(&partition) {
+                Some(state) => {
+                    clocks.restore(partition, state.bound);
+                    (Offset::Offset(state.offset), state.offset)
+                }
+                None if start_offset == StartOffset::Latest => (start, high),
+                None => (start, low),
+            };
+            positions.insert(partition, position);
+            assignment
+                .add_partition_offset(&topic, partition, start)
+                .map_err(|source| SourceError::Assign {
+                    topic: topic.clone(),
+                    source,
+                })?;
+            let empty = high <= position.max(low);
             if empty {
                 clocks.caught_up(partition);
             } else {
@@ -166,10 +196,21 @@ impl OwnedPartitions {
             })?;
         Ok(OwnedPartitions {
             consumer: Some(consumer),
+            owned: owned.clone(),
             topic,
             unfinished,
             bootstrapping,
             clocks,
+            ledger: checkpoints.map(|checkpoints| {
+                Ledger::new(
+                    Arc::clone(checkpoints),
+                    worker,
+                    settings.topic.clone(),
+                    positions,
+                    settings.fatal.clone(),
+                    Arc::clone(&settings.shutdown),
+                )
+            }),
         })
     }
 }
@@ -185,10 +226,12 @@ pub fn kafka_source<'scope>(
         let mut capability = Some(capability);
         let OwnedPartitions {
             mut consumer,
+            owned: _,
             topic,
             mut unfinished,
             mut bootstrapping,
             mut clocks,
+            mut ledger,
         } = partitions;
         let stop_at_end = settings.stop_at_end;
         if consumer.is_none() || (stop_at_end && unfinished.is_empty()) {
@@ -201,6 +244,9 @@ pub fn kafka_source<'scope>(
             };
             if settings.shutdown.load(Ordering::Acquire) {
                 tracing::info!(topic, "source stopping on shutdown request");
+                if let Some(ledger) = ledger.as_mut() {
+                    ledger.finish();
+                }
                 capability = None;
                 consumer = None;
                 return;
@@ -228,6 +274,9 @@ pub fn kafka_source<'scope>(
                         };
                         let placement = clocks.place(message.partition(), timestamp);
                         late += u64::from(placement.clamped);
+                        if let Some(ledger) = ledger.as_mut() {
+                            ledger.record(message.partition(), message.offset(), placement.epoch);
+                        }
                         let record = RawRecord {
                             topic: message.topic().to_owned(),
                             partition: message.partition(),
@@ -267,12 +316,18 @@ pub fn kafka_source<'scope>(
             }
             if stop_at_end && unfinished.is_empty() {
                 tracing::info!(topic, "source reached the end of its partitions");
+                if let Some(ledger) = ledger.as_mut() {
+                    ledger.finish();
+                }
                 capability = None;
                 consumer = None;
                 return;
             }
             if let Some(bound) = clocks.advance(now_unix_ms()) {
                 if bound > *cap.time() {
+                    if let Some(ledger) = ledger.as_mut() {
+                        ledger.reach(bound);
+                    }
                     cap.downgrade(&bound);
                 }
             }

@@ -19,6 +19,7 @@
 pub mod clock;
 pub mod epoch;
 pub mod kafka;
+pub mod ledger;
 pub mod partitions;
 
 pub use epoch::Epoch;
