@@ -53,7 +53,7 @@ pub enum ClusterError {
         line: usize,
         reason: String,
     },
-    #[error("--hostfile {path}: {found} addresses, fewer than -n/--processes {processes}")]
+    #[error("--hostfile {path}: {found} host:port line(s), -n/--processes needs {processes}")]
     HostfileShort {
         path: PathBuf,
         found: usize,
@@ -500,6 +500,12 @@ fn hostname() -> io::Result<String> {
     std::env::var("COMPUTERNAME").map_err(|_| io::Error::other("no COMPUTERNAME"))
 }
 
+/// Whether a lake or checkpoint URL is on this machine's disk (a path or `file://`):
+/// other machines cannot see it.
+pub fn is_local_url(url: &str) -> bool {
+    url.starts_with("file:") || !url.contains("://")
+}
+
 /// A value that crosses processes as JSON text.
 ///
 /// Timely encodes exchanged data with bincode, which is not self-describing: it cannot
@@ -711,11 +717,11 @@ mod tests {
         };
         assert_eq!(
             error("a:1\nb:2\n", Some(3), 0),
-            "--hostfile hosts: 2 addresses, fewer than -n/--processes 3"
+            "--hostfile hosts: 2 host:port line(s), -n/--processes needs 3"
         );
         assert_eq!(
             error("", None, 0),
-            "--hostfile hosts: 0 addresses, fewer than -n/--processes 1"
+            "--hostfile hosts: 0 host:port line(s), -n/--processes needs 1"
         );
         assert_eq!(
             error("a:1\nb:2\n", None, 2),
@@ -895,6 +901,14 @@ mod tests {
             matches!(error, ClusterError::DnsAmbiguous { .. }),
             "{error}"
         );
+    }
+
+    #[test]
+    fn local_stores_are_paths_and_file_urls() {
+        assert!(is_local_url("data/lake"));
+        assert!(is_local_url("/var/lib/corvid/lake"));
+        assert!(is_local_url("file:///var/lib/corvid/lake"));
+        assert!(!is_local_url("s3://corvid-lake/prod"));
     }
 
     #[test]

@@ -128,6 +128,30 @@ fn rules_version(config: &EngineConfig) -> String {
     crate::checkpoint::rules_version(&dirs)
 }
 
+/// Process 0 commits every worker's lake files and writes manifests naming every worker's
+/// state files: with several processes the stores must be the same for all of them.
+fn warn_if_local(config: &EngineConfig) {
+    let lake = config.lake.location(&config.state_dir).url;
+    let checkpoints = config
+        .lake
+        .checkpoint_location(&config.state_dir, config.checkpoint.url.as_deref())
+        .url;
+    let stores = [
+        ("lake", lake, config.lake.enabled),
+        ("checkpoints", checkpoints, config.checkpoint.enabled),
+    ];
+    for (store, url, enabled) in stores {
+        if enabled && crate::cluster::is_local_url(&url) {
+            tracing::warn!(
+                store,
+                url,
+                "on local disk: every process must see the same directory (one machine or a \
+                 shared filesystem), else other processes' files are never committed"
+            );
+        }
+    }
+}
+
 /// How `corvid run` should run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -212,8 +236,15 @@ pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineE
         true => Some(Lake::open(&config.lake.location(&config.state_dir))?),
         false => None,
     };
+    if cluster.processes() > 1 {
+        warn_if_local(&config);
+    }
+    // Every process loads the checkpoint, but only process 0 settles the lake's staged
+    // files: two processes moving the same file race (no worker runs before all have
+    // connected, so process 0 is done before anyone writes).
+    let staged_lake = lake.as_ref().filter(|_| cluster.process == 0);
     let checkpoints = match config.checkpoint.enabled {
-        true => Some(Arc::new(restore_checkpoint(&config, lake.as_ref())?)),
+        true => Some(Arc::new(restore_checkpoint(&config, staged_lake)?)),
         false => None,
     };
     let settings = SourceSettings {
