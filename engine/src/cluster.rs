@@ -363,6 +363,7 @@ pub fn discover(
     is_own: impl Fn(&IpAddr) -> bool,
 ) -> Result<Cluster, ClusterError> {
     let started = Instant::now();
+    let mut reported = String::new();
     loop {
         let last = match resolve(&peers.name) {
             Ok(mut found) => {
@@ -398,7 +399,11 @@ pub fn discover(
                 last,
             });
         }
-        tracing::info!(name = peers.name, %last, "waiting for the cluster's peers in DNS");
+        // Once per new reason, not every retry.
+        if last != reported {
+            tracing::info!(name = peers.name, %last, "waiting for the cluster's peers in DNS");
+            reported = last;
+        }
         std::thread::sleep(retry.min(wait - waited));
     }
 }
