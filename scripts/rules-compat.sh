@@ -19,7 +19,8 @@ cd "$root"
 venv=${VENV:-$root/.venv}
 "$root/scripts/rules-compat/venv.sh"
 
-${CARGO:-cargo} build --bin corvid
+# Same features as scripts/test.sh, so the suite builds the engine once.
+${CARGO:-cargo} build --features corvid-engine/failpoints --bin corvid
 corvid=$(target_dir)/debug/corvid
 out_dir=$(target_dir)/rules-compat
 mkdir -p "$out_dir"

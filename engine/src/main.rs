@@ -347,6 +347,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Fail points for the crash tests; nothing without the `failpoints` feature.
+    let _fail_points = corvid_engine::checkpoint::failpoints::setup();
     match dispatch(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
