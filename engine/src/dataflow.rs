@@ -398,7 +398,12 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         .as_ref()
         .map(|checkpoints| (Arc::clone(checkpoints), index));
     worker.dataflow::<Epoch, _, _>(|scope| {
-        let raw = kafka_source(scope, settings, partitions);
+        // With checkpoints the source runs at most two intervals ahead of the sinks, so
+        // a backlog drains checkpoint by checkpoint instead of in one gulp.
+        let ahead = checkpoints
+            .as_ref()
+            .map(|checkpoints| (probe.clone(), 2 * checkpoints.interval_ms()));
+        let raw = kafka_source(scope, settings, partitions, ahead);
         let (events, dead_letters) = parse(raw, registry, avro, parse_checkpoint);
         let events = enrich(scope, events, tables, table_feeds, learn_checkpoint);
         if let Some(events_out) = events_out {

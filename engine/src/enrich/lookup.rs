@@ -43,6 +43,7 @@ pub fn lookup<'scope>(
     tables: Arc<Tables>,
 ) -> Stream<'scope, Epoch, Vec<Answer>> {
     let mut trace = table.trace;
+    let has_cidr = tables.specs.iter().any(|spec| spec.kind == MatchKind::Cidr);
     probes.binary_frontier(
         table.stream,
         Pipeline,
@@ -66,6 +67,10 @@ pub fn lookup<'scope>(
                         .append(data);
                 });
                 spans_in.for_each(|_cap, spans| {
+                    // Only CIDR tables need the lengths; exact-only tables skip the walk.
+                    if !has_cidr {
+                        return;
+                    }
                     for batch in spans.iter().filter_map(|span| span.inner.as_ref()) {
                         let mut cursor = batch.cursor();
                         while let Some((table, key)) = cursor.get_key(batch) {

@@ -74,7 +74,7 @@ pub fn enrich<'scope>(
     let upserts: Vec<Stream<'scope, Epoch, Vec<Upsert>>> = feeds
         .into_iter()
         .map(|feed| {
-            let records = kafka_source(scope, feed.settings, feed.partitions);
+            let records = kafka_source(scope, feed.settings, feed.partitions, None);
             feed::table_upserts(records, Arc::clone(&tables))
         })
         .collect();

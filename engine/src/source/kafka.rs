@@ -17,7 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use timely::dataflow::operators::generic::operator::source;
-use timely::dataflow::{Scope, Stream};
+use timely::dataflow::{ProbeHandle, Scope, Stream};
 
 use super::clock::PartitionClocks;
 use super::epoch::now_unix_ms;
@@ -216,10 +216,16 @@ impl OwnedPartitions {
 }
 
 /// Builds the source operator for one worker.
+///
+/// With `ahead` (the probe at the end of the dataflow and a span of epochs), the source
+/// stops reading while its capability is that far ahead of what the dataflow has
+/// finished: a backlog is taken in slices, so memory stays bounded and checkpoints keep
+/// being written while it drains.
 pub fn kafka_source<'scope>(
     scope: Scope<'scope, Epoch>,
     settings: SourceSettings,
     partitions: OwnedPartitions,
+    ahead: Option<(ProbeHandle<Epoch>, u64)>,
 ) -> Stream<'scope, Epoch, Vec<RawRecord>> {
     source(scope, "KafkaSource", move |capability, info| {
         let activator = scope.activator_for(info.address);
@@ -254,6 +260,13 @@ pub fn kafka_source<'scope>(
             let Some(reader) = consumer.as_ref() else {
                 return;
             };
+            if let Some((probe, span)) = &ahead {
+                let done = probe.with_frontier(|frontier| frontier.first().copied());
+                if done.is_some_and(|done| cap.time().saturating_sub(done) >= *span) {
+                    activator.activate_after(IDLE_RECHECK);
+                    return;
+                }
+            }
             let started = Instant::now();
             let mut emitted = 0usize;
             let mut late = 0u64;
