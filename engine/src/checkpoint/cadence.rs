@@ -69,14 +69,15 @@ impl Cadence {
         snapshot: impl FnOnce() -> Option<S>,
     ) -> Result<(), CheckpointError> {
         let boundary = self.checkpoints.boundary_at_or_below(epoch);
-        if boundary <= self.last {
-            return Ok(());
+        if boundary > self.last {
+            if let Some(state) = snapshot() {
+                self.checkpoints
+                    .write_state(self.operator, boundary, self.worker, &state)?;
+            }
+            self.last = boundary;
         }
-        if let Some(state) = snapshot() {
-            self.checkpoints
-                .write_state(self.operator, boundary, self.worker, &state)?;
-        }
-        self.last = boundary;
+        // Also below the last boundary (after a restore): the state for it is stored,
+        // and holding the frontier back would stall the dataflow.
         if let Some(hold) = self.hold.as_mut() {
             if *hold.time() < boundary {
                 hold.downgrade(&boundary);
