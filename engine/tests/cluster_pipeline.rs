@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray};
 use common::{corvid, summary, unique, write_config, Summary, TopicReader};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const DATE: &str = "2026-11-27";
 /// Longest one engine run may take before the test gives up on it.
@@ -168,52 +166,10 @@ fn alerts(topic: &str, at_least: usize) -> BTreeSet<(String, u64, String, String
 
 /// (`logs`|`rules`, table, p_row_id) of every row under the lake's logs/ and rules/, sorted
 /// (a multiset: a row written twice would show).
-fn lake_rows(lake: &Path) -> Vec<(String, String, String)> {
-    let mut rows = Vec::new();
-    for kind in ["logs", "rules"] {
-        let mut files = Vec::new();
-        parquet_files(&lake.join(kind), &mut files);
-        for file in files {
-            let relative = file.strip_prefix(lake.join(kind)).expect("under the lake");
-            let table = relative
-                .components()
-                .next()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let reader = ParquetRecordBatchReaderBuilder::try_new(
-                std::fs::File::open(&file).expect("open parquet"),
-            )
-            .expect("parquet")
-            .build()
-            .expect("reader");
-            for batch in reader {
-                let batch = batch.expect("batch");
-                let ids = batch
-                    .column_by_name("p_row_id")
-                    .unwrap_or_else(|| panic!("no p_row_id in {}", file.display()));
-                let ids = ids.as_string::<i32>();
-                for i in 0..ids.len() {
-                    rows.push((kind.to_owned(), table.clone(), ids.value(i).to_owned()));
-                }
-            }
-        }
-    }
+fn lake_rows(lake: &Path) -> Vec<(String, String)> {
+    let mut rows = common::lake_values(lake, "p_row_id");
     rows.sort();
     rows
-}
-
-fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            parquet_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            out.push(path);
-        }
-    }
 }
 
 fn total(summaries: &[Summary]) -> (u64, u64, u64) {
@@ -305,14 +261,16 @@ fn two_processes_give_the_same_alerts_and_lake_rows_as_one() {
     let single_rows = lake_rows(&single.lake());
     let pair_rows = lake_rows(&pair.lake());
     assert!(
-        single_rows.iter().any(|(kind, _, _)| kind == "logs")
-            && single_rows.iter().any(|(kind, _, _)| kind == "rules"),
+        single_rows
+            .iter()
+            .any(|(table, _)| table.starts_with("logs/"))
+            && single_rows.iter().any(|(table, _)| table.starts_with("rules/")),
         "the lake has events and rule matches"
     );
     assert_eq!(
         single_rows
             .iter()
-            .filter(|(kind, _, _)| kind == "logs")
+            .filter(|(table, _)| table.starts_with("logs/"))
             .count() as u64,
         single_summary.events,
         "every event once in logs/"

@@ -257,52 +257,17 @@ fn topic_tables_cidr_ranges_and_learned_assets_enrich_events() {
     assert!(engine.stop().success());
 
     // The lake keeps the enrichment too (as JSON text in `p_enrichment`).
-    let lake_rows = lake_column(
+    let lake_rows: Vec<String> = common::lake_values(
         &dir.path().join("data/lake/logs/osquery_differential"),
         "p_enrichment",
-    );
+    )
+    .into_iter()
+    .map(|(_, text)| text)
+    .collect();
     assert!(
         lake_rows.iter().any(|text| text.contains("alice-laptop")),
         "{lake_rows:?}"
     );
-}
-
-/// Every non-null value of a string column in the Parquet files below `dir`.
-fn lake_column(dir: &Path, column: &str) -> Vec<String> {
-    use arrow::array::{Array, AsArray};
-    let mut values = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read lake dir") {
-            let path = entry.expect("lake entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            if path.extension().and_then(|e| e.to_str()) != Some("parquet") {
-                continue;
-            }
-            let file = std::fs::File::open(&path).expect("open parquet");
-            let reader =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .expect("parquet")
-                    .build()
-                    .expect("reader");
-            for batch in reader {
-                let batch = batch.expect("batch");
-                let array = batch
-                    .column_by_name(column)
-                    .expect("column")
-                    .as_string::<i32>();
-                values.extend(
-                    (0..array.len())
-                        .filter(|&i| !array.is_null(i))
-                        .map(|i| array.value(i).to_owned()),
-                );
-            }
-        }
-    }
-    values
 }
 
 #[test]

@@ -364,3 +364,127 @@ pub fn produce_acknowledged(topic: &str, records: &[(String, Vec<u8>)]) {
         "every record to {topic} acknowledged"
     );
 }
+
+/// Every alert version on `topic` (read_committed) as (alert id, event count), sorted:
+/// a version written twice shows up twice. Reads until at least `at_least` records and
+/// then until a second passes with nothing new.
+pub fn alert_versions(topic: &str, at_least: usize) -> Vec<(String, u64)> {
+    let mut reader = TopicReader::new(topic);
+    reader.read_at_least(at_least.max(1));
+    loop {
+        let before = reader.records.len();
+        reader.poll_for(Duration::from_secs(1));
+        if reader.records.len() == before {
+            break;
+        }
+    }
+    let mut versions: Vec<(String, u64)> = reader
+        .alerts()
+        .into_iter()
+        .map(|(_, alert)| {
+            (
+                alert["alertId"].as_str().unwrap_or_default().to_owned(),
+                alert["eventCount"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// Every non-null value of the string `column` in the visible Parquet files below `dir`
+/// (not under `_corvid/`, where staged files and checkpoints live), each with its
+/// table: the first two path components below `dir` (`logs/osquery_differential`).
+pub fn lake_values(dir: &Path, column: &str) -> Vec<(String, String)> {
+    use arrow::array::{Array, AsArray};
+    let mut values = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(current) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.file_name().is_some_and(|name| name == "_corvid") {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("parquet") {
+                continue;
+            }
+            let table = path
+                .strip_prefix(dir)
+                .ok()
+                .map(|p| {
+                    p.iter()
+                        .take(2)
+                        .map(|c| c.to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .unwrap_or_default();
+            let file = std::fs::File::open(&path).expect("open parquet");
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .expect("parquet")
+                    .build()
+                    .expect("reader");
+            for batch in reader {
+                let batch = batch.expect("batch");
+                let array = batch
+                    .column_by_name(column)
+                    .unwrap_or_else(|| panic!("no {column} in {}", path.display()))
+                    .as_string::<i32>();
+                values.extend(
+                    (0..array.len())
+                        .filter(|&i| !array.is_null(i))
+                        .map(|i| (table.clone(), array.value(i).to_owned())),
+                );
+            }
+        }
+    }
+    values
+}
+
+/// Every (table, p_row_id) in the visible files of a local lake, with how many times
+/// it occurs.
+pub fn lake_row_ids(lake: &Path) -> BTreeMap<(String, String), usize> {
+    let mut rows = BTreeMap::new();
+    for row in lake_values(lake, "p_row_id") {
+        *rows.entry(row).or_insert(0) += 1;
+    }
+    rows
+}
+
+/// Rules with many alerts, updates and a threshold, so alert versions are plentiful.
+const BUSY_RULES: &[(&str, &str)] = &[
+    (
+        "vpc_rejects.yml",
+        "AnalysisType: rule\nRuleID: Test.VPCRejects\nEnabled: true\nFilename: vpc_rejects.py\nLogTypes: [AWS.VPCFlow]\nSeverity: Low\nDedupPeriodMinutes: 60\n",
+    ),
+    (
+        "vpc_rejects.py",
+        "def rule(event):\n    return event.get('action') == 'REJECT'\n\ndef dedup(event):\n    return str(event.get('dstPort'))\n",
+    ),
+    (
+        "host_logins.yml",
+        "AnalysisType: rule\nRuleID: Test.HostLogins\nEnabled: true\nFilename: host_logins.py\nLogTypes: [Osquery.Differential]\nSeverity: Info\nThreshold: 5\nDedupPeriodMinutes: 15\n",
+    ),
+    (
+        "host_logins.py",
+        "def rule(event):\n    return 'logged_in_users' in event.get('name', '')\n\ndef dedup(event):\n    return event.deep_get('columns', 'user', default='?')\n",
+    ),
+];
+
+/// Writes [`BUSY_RULES`] to `dir/rules` and returns that directory.
+pub fn write_busy_rules(dir: &Path) -> PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    for (name, text) in BUSY_RULES {
+        std::fs::write(rules.join(name), text).expect("write rule");
+    }
+    rules
+}
