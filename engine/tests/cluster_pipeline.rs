@@ -264,7 +264,9 @@ fn two_processes_give_the_same_alerts_and_lake_rows_as_one() {
         single_rows
             .iter()
             .any(|(table, _)| table.starts_with("logs/"))
-            && single_rows.iter().any(|(table, _)| table.starts_with("rules/")),
+            && single_rows
+                .iter()
+                .any(|(table, _)| table.starts_with("rules/")),
         "the lake has events and rule matches"
     );
     assert_eq!(
