@@ -1,12 +1,15 @@
 //! How a stateful operator keeps pace with checkpoints.
 //!
-//! The operator processes epochs in order. Before it processes an epoch, and after it has
-//! processed everything below its input frontier, it asks its [`Cadence`] to reach that
-//! point: if a checkpoint boundary was crossed, the operator's state (which then is its
-//! state as of that boundary) is written, and only then does the capability the cadence
-//! holds move to the boundary. Downstream frontiers therefore reach a boundary only
-//! after the state for it is stored, which is what lets worker 0 write the manifest
-//! when the end of the dataflow reaches the boundary.
+//! The operator processes epochs in order. Its state changes only when it processes an
+//! epoch, so after epoch `p` (and before the next one, `n`) its state is the state "as of"
+//! every boundary in `(p, n]`. The cadence writes that state labelled with the *first*
+//! such boundary, `boundary_above(p)`: a manifest for boundary `B` takes, per operator and
+//! worker, the newest file labelled at or below `B`, which is then exactly the state
+//! after the epochs below `B`, however far the frontier jumped.
+//!
+//! The capability the cadence holds moves to a boundary only after the state for it is
+//! written, so the end of the dataflow reaches a boundary only when every state file for
+//! it is stored; that is when worker 0 writes the manifest.
 
 use std::sync::Arc;
 
@@ -20,33 +23,32 @@ pub struct Cadence {
     checkpoints: Arc<Checkpoints>,
     operator: &'static str,
     worker: usize,
-    /// Held at the last boundary written; dropped when the input ends.
+    /// Held at the last boundary reached; dropped when the input ends.
     hold: Option<Capability<Epoch>>,
-    /// The last boundary reached.
-    last: Epoch,
-    /// The highest epoch processed, for the final checkpoint when the input ends.
-    highest: Option<Epoch>,
+    /// The last epoch processed (the restored boundary's predecessor before any).
+    processed: Option<Epoch>,
+    /// The label of the last file written.
+    written: Epoch,
 }
 
 impl Cadence {
-    /// `hold` is the operator's initial capability (epoch 0). After a restore the first
-    /// boundary already reached is the restored one.
+    /// `hold` is the operator's initial capability (epoch 0).
     pub fn new(
         checkpoints: Arc<Checkpoints>,
         operator: &'static str,
         worker: usize,
         hold: Capability<Epoch>,
     ) -> Cadence {
-        let last = checkpoints
-            .restored()
-            .map_or(0, |restored| restored.manifest.boundary);
+        let restored = checkpoints.restored_boundary();
         Cadence {
             checkpoints,
             operator,
             worker,
             hold: Some(hold),
-            last,
-            highest: None,
+            // The restored state holds until the first epoch processed: its first file
+            // goes at the boundary after the restored one (which the old manifest covers).
+            processed: (restored > 0).then_some(restored),
+            written: restored,
         }
     }
 
@@ -55,29 +57,30 @@ impl Cadence {
         self.hold.as_ref()
     }
 
-    /// The checkpoints this cadence writes to.
-    pub fn checkpoints(&self) -> &Checkpoints {
-        &self.checkpoints
+    /// The first boundary the current state is the state of.
+    fn label(&self) -> Epoch {
+        match self.processed {
+            Some(epoch) => self.checkpoints.boundary_above(epoch),
+            None => 0,
+        }
     }
 
-    /// Everything below `epoch` is processed (and nothing at or above it): writes the
-    /// state for the newest boundary at or below `epoch` if one was crossed. `snapshot`
-    /// returns None when nothing changed since the last file.
-    pub fn reach<S: Serialize>(
+    /// Writes the state if a boundary lies at or below `upto` that the current state is
+    /// the state of, then moves the hold to the newest boundary at or below `upto`.
+    fn reach<S: Serialize>(
         &mut self,
-        epoch: Epoch,
+        upto: Epoch,
         snapshot: impl FnOnce() -> Option<S>,
     ) -> Result<(), CheckpointError> {
-        let boundary = self.checkpoints.boundary_at_or_below(epoch);
-        if boundary > self.last {
+        let label = self.label();
+        if label <= upto && label > self.written {
             if let Some(state) = snapshot() {
                 self.checkpoints
-                    .write_state(self.operator, boundary, self.worker, &state)?;
+                    .write_state(self.operator, label, self.worker, &state)?;
+                self.written = label;
             }
-            self.last = boundary;
         }
-        // Also below the last boundary (after a restore): the state for it is stored,
-        // and holding the frontier back would stall the dataflow.
+        let boundary = self.checkpoints.boundary_at_or_below(upto);
         if let Some(hold) = self.hold.as_mut() {
             if *hold.time() < boundary {
                 hold.downgrade(&boundary);
@@ -86,35 +89,20 @@ impl Cadence {
         Ok(())
     }
 
-    /// `epoch` is about to be processed.
+    /// `epoch` is about to be processed (epochs come in increasing order).
     pub fn before<S: Serialize>(
         &mut self,
         epoch: Epoch,
         snapshot: impl FnOnce() -> Option<S>,
     ) -> Result<(), CheckpointError> {
-        self.highest = Some(self.highest.map_or(epoch, |h| h.max(epoch)));
-        self.reach(epoch, snapshot)
-    }
-
-    /// The input ended: the final state is written at the boundary above the highest
-    /// epoch processed, and the capability is released.
-    pub fn finish<S: Serialize>(
-        &mut self,
-        snapshot: impl FnOnce() -> Option<S>,
-    ) -> Result<(), CheckpointError> {
-        if self.hold.is_none() {
-            return Ok(());
-        }
-        if let Some(highest) = self.highest {
-            let end = self.checkpoints.boundary_above(highest);
-            self.reach(end, snapshot)?;
-        }
-        self.hold = None;
+        self.reach(epoch, snapshot)?;
+        self.processed = Some(epoch);
         Ok(())
     }
 
-    /// Follows the input frontier: `Some(epoch)` while epochs below it are all
-    /// processed, None once the input has ended.
+    /// Follows the input frontier: `Some(epoch)` while the epochs below it are all
+    /// processed; None once the input has ended (the final state is written and the
+    /// capability released).
     pub fn follow<S: Serialize>(
         &mut self,
         frontier: Option<Epoch>,
@@ -122,7 +110,13 @@ impl Cadence {
     ) -> Result<(), CheckpointError> {
         match frontier {
             Some(epoch) => self.reach(epoch, snapshot),
-            None => self.finish(snapshot),
+            None => {
+                if self.hold.is_some() {
+                    self.reach(Epoch::MAX, snapshot)?;
+                    self.hold = None;
+                }
+                Ok(())
+            }
         }
     }
 }

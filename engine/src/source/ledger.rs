@@ -4,6 +4,12 @@
 //! (records below it are all in the checkpoint's state), with that record's epoch as
 //! its clock bound, so the replayed record lands in the epoch it had. A partition with
 //! no such record yet resumes at its read position, bound `B`.
+//!
+//! Positions change only at the boundary just above an epoch that has records, so the
+//! ledger writes a file at each such boundary the capability passes (and once after a
+//! restore): a manifest's newest source file at or below its boundary then holds the
+//! positions for exactly that boundary. Each position carries the boundary it was
+//! written for; after a rescale the newest one of a partition wins.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +30,9 @@ pub struct PartitionState {
     pub partition: i32,
     pub offset: i64,
     pub bound: Epoch,
+    /// The boundary these positions were written for.
+    #[serde(default)]
+    pub written_for: Epoch,
 }
 
 /// Restored positions of `topic`'s partitions, from every worker's file.
@@ -32,12 +41,16 @@ pub fn restored_positions(
     topic: &str,
 ) -> Result<BTreeMap<i32, PartitionState>, CheckpointError> {
     let files: Vec<Vec<PartitionState>> = checkpoints.restored_states(OPERATOR)?;
-    Ok(files
-        .into_iter()
-        .flatten()
-        .filter(|state| state.topic == topic)
-        .map(|state| (state.partition, state))
-        .collect())
+    let mut positions: BTreeMap<i32, PartitionState> = BTreeMap::new();
+    for state in files.into_iter().flatten().filter(|s| s.topic == topic) {
+        let newer = positions
+            .get(&state.partition)
+            .is_none_or(|seen| state.written_for > seen.written_for);
+        if newer {
+            positions.insert(state.partition, state);
+        }
+    }
+    Ok(positions)
 }
 
 /// A worker's source bookkeeping between checkpoints.
@@ -54,6 +67,8 @@ pub struct Ledger {
     starts: BTreeMap<i32, BTreeMap<Epoch, i64>>,
     highest: Option<Epoch>,
     failed: bool,
+    /// A boundary to write at even without new records (the first after a restore).
+    forced: Option<Epoch>,
 }
 
 impl Ledger {
@@ -65,9 +80,10 @@ impl Ledger {
         fatal: FatalSlot,
         shutdown: Arc<AtomicBool>,
     ) -> Ledger {
-        let last = checkpoints
-            .restored()
-            .map_or(0, |restored| restored.manifest.boundary);
+        let last = checkpoints.restored_boundary();
+        // After a restore the first file covers the next boundary, so a manifest never
+        // mixes this run's positions with an older run's for the same worker.
+        let forced = (last > 0).then(|| checkpoints.boundary_above(last));
         Ledger {
             checkpoints,
             worker,
@@ -79,6 +95,7 @@ impl Ledger {
             starts: BTreeMap::new(),
             highest: None,
             failed: false,
+            forced,
         }
     }
 
@@ -94,11 +111,21 @@ impl Ledger {
     }
 
     /// The source's capability is about to move to `epoch`: writes the positions for
-    /// the newest boundary at or below it, if one is crossed.
+    /// every boundary at or below it where they changed.
     pub fn reach(&mut self, epoch: Epoch) {
-        let boundary = self.checkpoints.boundary_at_or_below(epoch);
-        if boundary > self.last {
-            self.write(boundary);
+        let mut labels: std::collections::BTreeSet<Epoch> = self
+            .starts
+            .values()
+            .flat_map(|starts| starts.keys())
+            .map(|&start| self.checkpoints.boundary_above(start))
+            .filter(|&label| label > self.last && label <= epoch)
+            .collect();
+        if let Some(forced) = self.forced.filter(|&forced| forced <= epoch) {
+            labels.insert(forced);
+            self.forced = None;
+        }
+        for label in labels {
+            self.write(label);
         }
     }
 
@@ -110,7 +137,7 @@ impl Ledger {
     }
 
     fn write(&mut self, boundary: Epoch) {
-        if self.failed {
+        if self.failed || boundary <= self.last {
             return;
         }
         let states: Vec<PartitionState> = self
@@ -130,6 +157,7 @@ impl Ledger {
                     partition,
                     offset,
                     bound,
+                    written_for: boundary,
                 }
             })
             .collect();
