@@ -12,7 +12,6 @@
 //! Parsing and rules run where the records were read (pipeline channels), so a stream's
 //! records are parsed in order by one worker; only rule outcomes are exchanged.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,7 +21,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Capability, Concat, Exchange};
+use timely::dataflow::operators::{Concat, Exchange};
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::{dedup_alerts, DedupCheckpoint};
@@ -46,6 +45,7 @@ use crate::sinks::events::event_record;
 use crate::sinks::kafka::{SinkError, TopicProducer};
 use crate::sinks::kafka_sink;
 use crate::sinks::rule_matches::rule_row_record;
+use crate::source::epoch::Pending;
 use crate::source::kafka::{kafka_source, OwnedPartitions, SourceError, SourceSettings};
 use crate::source::Epoch;
 use corvid_connectors::topics::{ensure_topics, ensure_topics_with, TopicError};
@@ -479,9 +479,7 @@ impl Committer {
         workers: usize,
         rules_version: String,
     ) -> Committer {
-        let last = checkpoints
-            .restored()
-            .map_or(0, |restored| restored.manifest.boundary);
+        let last = checkpoints.restored_boundary();
         Committer {
             checkpoints,
             lake,
@@ -617,18 +615,10 @@ pub fn parse<'scope>(
                 ));
                 fatal = Some(checkpoint.fatal);
             }
-            let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<crate::source::RawRecord>)> =
-                BTreeMap::new();
+            let mut pending: Pending<crate::source::RawRecord> = Pending::new();
             move |(input, frontier), output| {
                 input.for_each(|cap, data| {
-                    let (Some(&epoch), Some(held)) = (cap.least(), cap.retain_least(0)) else {
-                        return;
-                    };
-                    pending
-                        .entry(epoch)
-                        .or_insert_with(|| (held, Vec::new()))
-                        .1
-                        .append(data);
+                    crate::source::epoch::stash(&mut pending, &cap, data);
                 });
                 let frontier = frontier.frontier().first().copied();
                 let mut checkpoint_failed = None;

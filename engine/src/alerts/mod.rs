@@ -19,12 +19,9 @@ pub mod tail;
 pub use dedup::{AlertedOutcome, DedupKey, DedupWindows, WindowRef};
 pub use record::{Alert, AlertType};
 
-use std::collections::BTreeMap;
-
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use std::sync::Arc;
@@ -32,6 +29,7 @@ use std::sync::Arc;
 use crate::checkpoint::{Cadence, Checkpoints};
 use crate::rules::RuleOutcome;
 use crate::sinks::alerts::FatalSlot;
+use crate::source::epoch::Pending;
 use crate::source::Epoch;
 use dedup::key_hash;
 
@@ -85,20 +83,10 @@ pub fn dedup_alerts<'scope>(
             ));
             fatal = Some(checkpoint.fatal);
         }
-        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<RuleOutcome>)> = BTreeMap::new();
+        let mut pending: Pending<RuleOutcome> = Pending::new();
         move |(input, frontier), output| {
             input.for_each(|cap, data| {
-                let Some(epoch) = cap.least().copied() else {
-                    return;
-                };
-                let Some(held) = cap.retain_least(0) else {
-                    return;
-                };
-                pending
-                    .entry(epoch)
-                    .or_insert_with(|| (held, Vec::new()))
-                    .1
-                    .append(data);
+                crate::source::epoch::stash(&mut pending, &cap, data);
             });
             let frontier = frontier.frontier();
             while let Some(entry) = pending.first_entry() {

@@ -159,6 +159,12 @@ impl Checkpoints {
         self.restored.as_deref()
     }
 
+    /// The boundary of the checkpoint this run started from (0 without one).
+    pub fn restored_boundary(&self) -> Epoch {
+        self.restored()
+            .map_or(0, |restored| restored.manifest.boundary)
+    }
+
     fn path(&self, relative: &str) -> Path {
         let mut path = self.prefix.clone();
         for part in relative.split('/') {
@@ -468,11 +474,7 @@ mod tests {
     fn store(dir: &std::path::Path, keep: usize) -> Checkpoints {
         let location = LakeLocation {
             url: dir.display().to_string(),
-            endpoint: None,
-            region: None,
-            access_key_id: None,
-            secret_access_key: None,
-            allow_http: false,
+            ..LakeLocation::default()
         };
         Checkpoints::open(&location, 1000, 8, keep).expect("open")
     }
@@ -559,11 +561,7 @@ mod tests {
             .expect("manifest");
         let location = LakeLocation {
             url: dir.path().display().to_string(),
-            endpoint: None,
-            region: None,
-            access_key_id: None,
-            secret_access_key: None,
-            allow_http: false,
+            ..LakeLocation::default()
         };
         let mut other = Checkpoints::open(&location, 1000, 16, 1).expect("open");
         assert!(matches!(

@@ -11,16 +11,13 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use super::tables::{Answer, Tables};
 use crate::event::Event;
 use crate::metrics::metrics;
+use crate::source::epoch::Pending;
 use crate::source::Epoch;
-
-/// Events of one epoch waiting for their answers, with the capability to emit them.
-type Held = (Capability<Epoch>, Vec<(u64, Event)>);
 
 /// Attaches each event's answers; answers are routed to the worker that holds the event.
 pub fn attach<'scope>(
@@ -35,18 +32,12 @@ pub fn attach<'scope>(
         to_origin,
         "AttachEnrichment",
         move |_capability, _info| {
-            let mut events: BTreeMap<Epoch, Held> = BTreeMap::new();
+            // Events of each epoch wait for their answers.
+            let mut events: Pending<(u64, Event)> = Pending::new();
             let mut found: BTreeMap<Epoch, Vec<Answer>> = BTreeMap::new();
             move |(events_in, events_frontier), (answers_in, answers_frontier), output| {
                 events_in.for_each(|cap, data| {
-                    let (Some(&epoch), Some(held)) = (cap.least(), cap.retain_least(0)) else {
-                        return;
-                    };
-                    events
-                        .entry(epoch)
-                        .or_insert_with(|| (held, Vec::new()))
-                        .1
-                        .append(data);
+                    crate::source::epoch::stash(&mut events, &cap, data);
                 });
                 answers_in.for_each(|cap, data| {
                     if let Some(&epoch) = cap.least() {

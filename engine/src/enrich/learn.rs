@@ -11,12 +11,11 @@
 //! arrives later. It works epoch by epoch in epoch order, so which row wins depends only
 //! on the input.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use super::config::LearnConfig;
@@ -27,6 +26,7 @@ use crate::event::Event;
 use crate::metrics::metrics;
 use crate::rules::jsonpath::JsonPath;
 use crate::sinks::alerts::FatalSlot;
+use crate::source::epoch::Pending;
 use crate::source::Epoch;
 
 /// One way to learn rows of one derived table.
@@ -173,7 +173,7 @@ pub fn latest_by_event_time<'scope>(
         shards.map_or(hash, |shards| hash % shards)
     });
     learned.unary_frontier(exchange, "LatestByEventTime", move |capability, _info| {
-        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<Learned>)> = BTreeMap::new();
+        let mut pending: Pending<Learned> = Pending::new();
         // Per key: the event time and row last let through. A row equal to the current
         // one only moves the time: a busy log re-teaching the same asset does not churn
         // the arrangement.
@@ -227,14 +227,7 @@ pub fn latest_by_event_time<'scope>(
                 }
             }
             input.for_each(|cap, data| {
-                let (Some(&epoch), Some(held)) = (cap.least(), cap.retain_least(0)) else {
-                    return;
-                };
-                pending
-                    .entry(epoch)
-                    .or_insert_with(|| (held, Vec::new()))
-                    .1
-                    .append(data);
+                crate::source::epoch::stash(&mut pending, &cap, data);
             });
             while let Some(entry) = pending.first_entry() {
                 if frontier.less_equal(entry.key()) {

@@ -21,7 +21,6 @@ use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
 use differential_dataflow::trace::TraceReader;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 use timely::progress::Antichain;
 use timely::PartialOrder;
@@ -29,6 +28,7 @@ use timely::PartialOrder;
 use super::config::MatchKind;
 use super::keys::{cidr_key, masked_key};
 use super::tables::{Answer, Probe, TableKey, Tables};
+use crate::source::epoch::Pending;
 use crate::source::Epoch;
 
 /// The arrangement of every table: (table, key) → row JSON.
@@ -50,21 +50,14 @@ pub fn lookup<'scope>(
         Pipeline,
         "Lookup",
         move |_capability, _info| {
-            let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<Probe>)> = BTreeMap::new();
+            let mut pending: Pending<Probe> = Pending::new();
             // Prefix lengths each CIDR table has held on this shard (never shrinks: a
             // range deleted later may still answer probes of earlier epochs).
             let mut lengths: BTreeMap<u32, BTreeSet<u8>> = BTreeMap::new();
             let mut compacted_to = Antichain::from_elem(0);
             move |(probes_in, probes_frontier), (spans_in, table_frontier), output| {
                 probes_in.for_each(|cap, data| {
-                    let (Some(&epoch), Some(held)) = (cap.least(), cap.retain_least(0)) else {
-                        return;
-                    };
-                    pending
-                        .entry(epoch)
-                        .or_insert_with(|| (held, Vec::new()))
-                        .1
-                        .append(data);
+                    crate::source::epoch::stash(&mut pending, &cap, data);
                 });
                 spans_in.for_each(|_cap, spans| {
                     // Only CIDR tables need the lengths; exact-only tables skip the walk.

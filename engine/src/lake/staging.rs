@@ -125,11 +125,7 @@ mod tests {
     fn lake(dir: &std::path::Path) -> Lake {
         Lake::open(&corvid_lake::LakeLocation {
             url: dir.display().to_string(),
-            endpoint: None,
-            region: None,
-            access_key_id: None,
-            secret_access_key: None,
-            allow_http: false,
+            ..corvid_lake::LakeLocation::default()
         })
         .expect("lake")
     }

@@ -12,6 +12,27 @@ pub fn epoch_of(unix_ms: u64, tick_ms: u64) -> Epoch {
     unix_ms - unix_ms % tick_ms.max(1)
 }
 
+/// Input held back by epoch until the frontier passes it, with a capability to emit it.
+pub type Pending<D> =
+    std::collections::BTreeMap<Epoch, (timely::dataflow::operators::Capability<Epoch>, Vec<D>)>;
+
+/// Files one input message under its epoch in `pending` (stateful operators apply epochs
+/// in order, once complete). A message without a time carries no data and is dropped.
+pub fn stash<D>(
+    pending: &mut Pending<D>,
+    cap: &timely::dataflow::operators::InputCapability<Epoch>,
+    data: &mut Vec<D>,
+) {
+    let (Some(&epoch), Some(held)) = (cap.least(), cap.retain_least(0)) else {
+        return;
+    };
+    pending
+        .entry(epoch)
+        .or_insert_with(|| (held, Vec::new()))
+        .1
+        .append(data);
+}
+
 /// The current wall-clock time in Unix milliseconds.
 pub fn now_unix_ms() -> u64 {
     std::time::SystemTime::now()
