@@ -33,25 +33,7 @@ fn input() -> &'static Input {
         let rules = write_busy_rules(dir.path());
         let raw = format!("{}.raw", unique("crash"));
         let config = write_config(dir.path(), "produce", &raw, &rules);
-        let output = corvid()
-            .args([
-                "loadtest",
-                "scenario",
-                "intrusion",
-                "--date",
-                DATE,
-                "--events",
-                EVENTS,
-            ])
-            .arg("--config")
-            .arg(&config)
-            .output()
-            .expect("produce the scenario");
-        assert!(
-            output.status.success(),
-            "scenario: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        common::produce_scenario(&config, DATE, EVENTS);
         Input {
             raw,
             rules,

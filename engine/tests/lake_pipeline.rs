@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use common::{corvid, run_to_end, summary, unique, write_config};
+use common::{run_to_end, summary, unique, write_config};
 use corvid_lake::{Lake, LakeLocation};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -20,25 +20,7 @@ const DATE: &str = "2026-11-27";
 /// Produces the scenario to `<run>.raw` and runs the engine to the end of it.
 fn run_scenario(dir: &Path, run: &str, lake: &str) -> common::Summary {
     let config = write_config(dir, run, None, lake);
-    let output = corvid()
-        .args([
-            "loadtest",
-            "scenario",
-            "intrusion",
-            "--date",
-            DATE,
-            "--events",
-            "1500",
-        ])
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .expect("run the scenario");
-    assert!(
-        output.status.success(),
-        "scenario: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::produce_scenario(&config, DATE, "1500");
     summary(&run_to_end(&config))
 }
 

@@ -29,17 +29,7 @@ fn input() -> &'static Input {
         let rules = write_busy_rules(dir.path());
         let raw = format!("{}.raw", unique("rescale"));
         let config = write_config(dir.path(), "produce", &raw, &rules);
-        let output = corvid()
-            .args(["loadtest", "scenario", "intrusion", "--date", "2026-11-27"])
-            .args(["--events", EVENTS, "--config"])
-            .arg(&config)
-            .output()
-            .expect("produce the scenario");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        common::produce_scenario(&config, "2026-11-27", EVENTS);
         Input { raw, rules, dir }
     })
 }

@@ -488,3 +488,19 @@ pub fn write_busy_rules(dir: &Path) -> PathBuf {
     }
     rules
 }
+
+/// Produces the intrusion scenario of `date` (with `events` background events) to the
+/// raw topic of `config`, through `corvid loadtest scenario intrusion`.
+pub fn produce_scenario(config: &Path, date: &str, events: &str) {
+    let output = corvid()
+        .args(["loadtest", "scenario", "intrusion", "--date", date])
+        .args(["--events", events, "--config"])
+        .arg(config)
+        .output()
+        .expect("run the scenario");
+    assert!(
+        output.status.success(),
+        "scenario: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
