@@ -53,6 +53,11 @@ impl DeliveryTally {
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Acquire)
     }
+
+    /// The first refusal, with the key of the record it refused.
+    pub fn first_error(&self) -> Option<String> {
+        self.first_error.lock().ok().and_then(|first| first.clone())
+    }
 }
 
 /// The rdkafka context that feeds a [`DeliveryTally`].
@@ -68,10 +73,15 @@ impl ProducerContext for TallyContext {
             Ok(_) => {
                 self.0.acknowledged.fetch_add(1, Ordering::AcqRel);
             }
-            Err((err, _)) => {
+            Err((err, message)) => {
                 self.0.failed.fetch_add(1, Ordering::AcqRel);
                 if let Ok(mut first) = self.0.first_error.lock() {
-                    first.get_or_insert_with(|| err.to_string());
+                    first.get_or_insert_with(|| {
+                        let key = String::from_utf8_lossy(
+                            rdkafka::message::Message::key(message).unwrap_or_default(),
+                        );
+                        format!("key {key:?}: {err}")
+                    });
                 }
             }
         }

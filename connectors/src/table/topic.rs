@@ -2,20 +2,19 @@
 //! the load's changes written with acknowledgements.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::plan::{Change, LiveRows};
 use super::TableError;
-use crate::producer::{producer_config, ProduceError};
+use crate::producer::{producer_config, DeliveryTally, ProduceError, TallyContext};
 use crate::topics::partition_ids;
 
 /// Reads every partition of `topic` from its beginning up to the high watermark it had
@@ -130,13 +129,13 @@ pub(crate) fn write_changes(
     if changes.is_empty() {
         return Ok(());
     }
-    let acks = Arc::new(Acks::default());
+    let acks = Arc::new(DeliveryTally::default());
     let mut config = producer_config(brokers);
     // The Java clients' default: a key new to the table lands where Kafka Connect or a
     // Java producer would put it too.
     config.set("partitioner", "murmur2_random");
-    let producer: ThreadedProducer<AckContext> = config
-        .create_with_context(AckContext(Arc::clone(&acks)))
+    let producer: ThreadedProducer<TallyContext> = config
+        .create_with_context(TallyContext(Arc::clone(&acks)))
         .map_err(|source| ProduceError::Create {
             brokers: brokers.to_owned(),
             source,
@@ -164,13 +163,10 @@ pub(crate) fn write_changes(
         .flush(timeout)
         .map_err(|_| ProduceError::FlushTimeout(timeout))?;
     let sent = changes.len() as u64;
-    let acknowledged = acks.acknowledged.load(Ordering::Acquire);
+    let acknowledged = acks.acknowledged();
     if acknowledged != sent {
         let first_error = acks
-            .first_refusal
-            .lock()
-            .ok()
-            .and_then(|first| first.clone())
+            .first_error()
             .unwrap_or_else(|| format!("{acknowledged} acknowledged"));
         return Err(ProduceError::Unacknowledged {
             topic: topic.to_owned(),
@@ -184,7 +180,7 @@ pub(crate) fn write_changes(
 
 /// Queues one record; waits while librdkafka's queue is full.
 fn send(
-    producer: &ThreadedProducer<AckContext>,
+    producer: &ThreadedProducer<TallyContext>,
     topic: &str,
     mut record: BaseRecord<'_, [u8], [u8]>,
 ) -> Result<(), ProduceError> {
@@ -200,38 +196,6 @@ fn send(
                     topic: topic.to_owned(),
                     source,
                 })
-            }
-        }
-    }
-}
-
-/// Delivery reports of one load: how many were acknowledged, and the first refusal with
-/// the key it refused, for the error.
-#[derive(Default)]
-struct Acks {
-    acknowledged: AtomicU64,
-    first_refusal: Mutex<Option<String>>,
-}
-
-struct AckContext(Arc<Acks>);
-
-impl ClientContext for AckContext {}
-
-impl ProducerContext for AckContext {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
-        match result {
-            Ok(_) => {
-                self.0.acknowledged.fetch_add(1, Ordering::AcqRel);
-            }
-            Err((error, message)) => {
-                if let Ok(mut first) = self.0.first_refusal.lock() {
-                    first.get_or_insert_with(|| {
-                        let key = String::from_utf8_lossy(message.key().unwrap_or_default());
-                        format!("key {key:?}: {error}")
-                    });
-                }
             }
         }
     }
