@@ -22,3 +22,6 @@ cargo test --workspace "${features[@]}"
 # pat and corvid must agree on every test verdict of every corpus (venv from PyPI).
 make --no-print-directory rules-compat
 cargo run -q "${features[@]}" --bin corvid -- rules test rules
+# The deploy stack: docker-compose.yml and its schema, the native launcher's plan against it,
+# dashboards' and alerts' PromQL, promtool on the rules and configs (deploy/compose/check.sh).
+deploy/compose/check.sh
