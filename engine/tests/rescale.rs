@@ -29,6 +29,11 @@ fn input() -> &'static Input {
         let rules = write_busy_rules(dir.path());
         let raw = format!("{}.raw", unique("rescale"));
         let config = write_config(dir.path(), "produce", &raw, &rules);
+        // Two batches with a pause between them: their Kafka timestamps (hence epochs)
+        // span several checkpoint intervals however fast the machine produces, so a
+        // run always has a checkpoint to be killed at with input left after it.
+        common::produce_scenario(&config, "2026-11-27", EVENTS);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
         common::produce_scenario(&config, "2026-11-27", EVENTS);
         Input { raw, rules, dir }
     })
@@ -169,17 +174,25 @@ fn rescale(before: usize, after: usize, nth: u32) {
         .lines()
         .find(|line| line.contains("restoring from checkpoint"))
         .unwrap_or_else(|| panic!("the restart did not restore a checkpoint:\n{log}"));
-    println!("{before} → {after} processes: {restored}");
+    let summary = log
+        .lines()
+        .find(|line| line.contains("engine stopped:"))
+        .unwrap_or_default();
+    println!("{before} → {after} processes: {restored}; process 0: {summary}");
     assert!(
         restored.contains(&format!("workers={before}")),
         "{restored}"
     );
     let (alerts, rows) = output(&run, input.dir.path(), expected.0.len());
     let doubled: Vec<_> = rows.iter().filter(|(_, n)| **n > 1).take(5).collect();
-    assert!(
-        doubled.is_empty(),
-        "rows in the lake more than once: {doubled:?}"
-    );
+    if let Some(((_, row), _)) = doubled.first() {
+        let lake = input.dir.path().join(format!("{run}-state")).join("lake");
+        panic!(
+            "{} rows in the lake more than once, e.g. {doubled:?}; {row} is in {:#?}\nrestart log:\n{log}",
+            rows.values().filter(|n| **n > 1).count(),
+            common::files_holding_row(&lake, row)
+        );
+    }
     assert!(
         rows.keys().eq(expected.1.keys()),
         "lake rows differ ({} vs {})",
@@ -193,11 +206,11 @@ fn rescale(before: usize, after: usize, nth: u32) {
 mod fail_points {
     #[test]
     fn two_processes_restart_as_one() {
-        super::rescale(2, 1, 3);
+        super::rescale(2, 1, 2);
     }
 
     #[test]
     fn one_process_restarts_as_two() {
-        super::rescale(1, 2, 3);
+        super::rescale(1, 2, 2);
     }
 }

@@ -392,12 +392,10 @@ pub fn alert_versions(topic: &str, at_least: usize) -> Vec<(String, u64)> {
     versions
 }
 
-/// Every non-null value of the string `column` in the visible Parquet files below `dir`
-/// (not under `_corvid/`, where staged files and checkpoints live), each with its
-/// table: the first two path components below `dir` (`logs/osquery_differential`).
-pub fn lake_values(dir: &Path, column: &str) -> Vec<(String, String)> {
-    use arrow::array::{Array, AsArray};
-    let mut values = Vec::new();
+/// The visible Parquet files below `dir` (not under `_corvid/`, where staged files and
+/// checkpoints live).
+pub fn lake_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(current) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&current) else {
@@ -410,43 +408,71 @@ pub fn lake_values(dir: &Path, column: &str) -> Vec<(String, String)> {
             }
             if path.is_dir() {
                 dirs.push(path);
-                continue;
-            }
-            if path.extension().and_then(|e| e.to_str()) != Some("parquet") {
-                continue;
-            }
-            let table = path
-                .strip_prefix(dir)
-                .ok()
-                .map(|p| {
-                    p.iter()
-                        .take(2)
-                        .map(|c| c.to_string_lossy().into_owned())
-                        .collect::<Vec<_>>()
-                        .join("/")
-                })
-                .unwrap_or_default();
-            let file = std::fs::File::open(&path).expect("open parquet");
-            let reader =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .expect("parquet")
-                    .build()
-                    .expect("reader");
-            for batch in reader {
-                let batch = batch.expect("batch");
-                let array = batch
-                    .column_by_name(column)
-                    .unwrap_or_else(|| panic!("no {column} in {}", path.display()))
-                    .as_string::<i32>();
-                values.extend(
-                    (0..array.len())
-                        .filter(|&i| !array.is_null(i))
-                        .map(|i| (table.clone(), array.value(i).to_owned())),
-                );
+            } else if path.extension().and_then(|e| e.to_str()) == Some("parquet") {
+                files.push(path);
             }
         }
     }
+    files.sort();
+    files
+}
+
+/// Every non-null value of the string `column` in one Parquet file.
+pub fn file_values(path: &Path, column: &str) -> Vec<String> {
+    use arrow::array::{Array, AsArray};
+    let file = std::fs::File::open(path).expect("open parquet");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let mut values = Vec::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let array = batch
+            .column_by_name(column)
+            .unwrap_or_else(|| panic!("no {column} in {}", path.display()))
+            .as_string::<i32>();
+        values.extend(
+            (0..array.len())
+                .filter(|&i| !array.is_null(i))
+                .map(|i| array.value(i).to_owned()),
+        );
+    }
     values
+}
+
+/// Every non-null value of the string `column` in the visible Parquet files below `dir`,
+/// each with its table: the first two path components below `dir`
+/// (`logs/osquery_differential`).
+pub fn lake_values(dir: &Path, column: &str) -> Vec<(String, String)> {
+    let mut values = Vec::new();
+    for path in lake_files(dir) {
+        let table = path
+            .strip_prefix(dir)
+            .ok()
+            .map(|p| {
+                p.iter()
+                    .take(2)
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_default();
+        values.extend(
+            file_values(&path, column)
+                .into_iter()
+                .map(|value| (table.clone(), value)),
+        );
+    }
+    values
+}
+
+/// The visible lake files that hold `row_id` (to say where a doubled row came from).
+pub fn files_holding_row(lake: &Path, row_id: &str) -> Vec<PathBuf> {
+    lake_files(lake)
+        .into_iter()
+        .filter(|path| file_values(path, "p_row_id").iter().any(|id| id == row_id))
+        .collect()
 }
 
 /// Every (table, p_row_id) in the visible files of a local lake, with how many times
