@@ -7,9 +7,15 @@
 //! types it may hold, which the engine's classifier reads. Delivery is acknowledged
 //! ([`producer::RawProducer`]): a connector reports success only for records the broker
 //! has accepted.
+//!
+//! Each long-running component serves Prometheus metrics (`docs/metrics.md`): the log
+//! connectors' delivery counters ([`metrics`]), the forwarder's ([`alerts::metrics`]),
+//! and consumer-group lag ([`lag`]).
 
 pub mod alerts;
 pub mod file;
+pub mod lag;
+pub mod metrics;
 pub mod producer;
 pub mod raw_record;
 pub mod table;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use prometheus::IntCounter;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
@@ -43,9 +44,30 @@ pub struct DeliveryTally {
     acknowledged: AtomicU64,
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
+    counters: Option<DeliveryCounters>,
+}
+
+/// Prometheus counters that delivery reports feed as they arrive, so a scrape sees a
+/// long send progress instead of one jump at the end.
+#[derive(Clone, Debug)]
+pub struct DeliveryCounters {
+    /// Records the broker acknowledged.
+    pub records: IntCounter,
+    /// Payload bytes of those records.
+    pub bytes: IntCounter,
+    /// Records the broker refused (or that timed out in librdkafka's queue).
+    pub failures: IntCounter,
 }
 
 impl DeliveryTally {
+    /// A tally that also feeds `counters`.
+    pub fn counting(counters: DeliveryCounters) -> DeliveryTally {
+        DeliveryTally {
+            counters: Some(counters),
+            ..DeliveryTally::default()
+        }
+    }
+
     pub fn acknowledged(&self) -> u64 {
         self.acknowledged.load(Ordering::Acquire)
     }
@@ -70,11 +92,18 @@ impl ProducerContext for TallyContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
         match result {
-            Ok(_) => {
+            Ok(message) => {
                 self.0.acknowledged.fetch_add(1, Ordering::AcqRel);
+                if let Some(counters) = &self.0.counters {
+                    counters.records.inc();
+                    counters.bytes.inc_by(message.payload_len() as u64);
+                }
             }
             Err((err, message)) => {
                 self.0.failed.fetch_add(1, Ordering::AcqRel);
+                if let Some(counters) = &self.0.counters {
+                    counters.failures.inc();
+                }
                 if let Ok(mut first) = self.0.first_error.lock() {
                     first.get_or_insert_with(|| {
                         let key = String::from_utf8_lossy(
@@ -117,7 +146,26 @@ pub struct RawProducer {
 
 impl RawProducer {
     pub fn new(brokers: &str, topic: &str, meta: &SourceMeta) -> Result<Self, ProduceError> {
-        let tally = Arc::new(DeliveryTally::default());
+        RawProducer::with_tally(brokers, topic, meta, DeliveryTally::default())
+    }
+
+    /// A producer whose delivery reports also feed `counters`.
+    pub fn counted(
+        brokers: &str,
+        topic: &str,
+        meta: &SourceMeta,
+        counters: DeliveryCounters,
+    ) -> Result<Self, ProduceError> {
+        RawProducer::with_tally(brokers, topic, meta, DeliveryTally::counting(counters))
+    }
+
+    fn with_tally(
+        brokers: &str,
+        topic: &str,
+        meta: &SourceMeta,
+        tally: DeliveryTally,
+    ) -> Result<Self, ProduceError> {
+        let tally = Arc::new(tally);
         let producer = producer_config(brokers)
             .create_with_context(TallyContext(Arc::clone(&tally)))
             .map_err(|source| ProduceError::Create {
