@@ -1,6 +1,6 @@
 //! `corvid connect alerts` against a real Kafka broker and a local HTTP receiver standing
 //! in for each vendor: request shapes, retries, dead letters, secrets kept out of logs
-//! and dead letters, and offsets committed only after delivery.
+//! and dead letters, offsets committed only after delivery, and the `/metrics` endpoint.
 
 mod common;
 
@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use common::{
-    alert_id, alert_json, brokers, closed_port_url, corvid_binary, produce, read_topic, unique,
-    Receiver, Recorded, WAIT,
+    alert_id, alert_json, brokers, closed_port_url, corvid_binary, free_listen_address, produce,
+    read_topic, sample, unique, wait_for_sample, Receiver, Recorded, Running, WAIT,
 };
 use corvid_connectors::alerts::{run, ForwarderConfig, ForwarderStats, RunOptions};
 
@@ -798,4 +798,77 @@ fn an_avro_alert_is_decoded_through_the_registry_and_forwarded_as_json() {
             "samples": [{"user": "root", "n": 1}],
         })
     );
+}
+
+#[test]
+fn the_forwarder_serves_its_metrics() {
+    let setup = Setup::new("metrics");
+    let receiver = Receiver::answering(200);
+    let alerts: Vec<Value> = (0..3)
+        .map(|_| alert_json(&alert_id(), "HIGH", json!({})))
+        .collect();
+    setup.produce_alerts(&alerts.iter().collect::<Vec<_>>());
+    let listen = free_listen_address();
+    // Statistics twice a second, so the lag gauge shows up quickly.
+    let yaml = setup
+        .yaml(
+            &format!(
+                "  - {{id: hook, type: webhook, url: \"{}/hook\"}}",
+                receiver.base
+            ),
+            &format!("severity_routes: {{HIGH: [hook]}}\nmetrics: {{listen: \"{listen}\"}}"),
+        )
+        .replacen(
+            "kafka: {",
+            "kafka: {client: {statistics.interval.ms: \"500\"}, ",
+            1,
+        );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("forwarder.yaml");
+    std::fs::write(&config, &yaml).expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let forwarder = Running::start(&["connect", "alerts", "--config", &config]);
+
+    let delivered = receiver.wait_for(3, WAIT);
+    assert_eq!(delivered.len(), 3, "{}", forwarder.stderr_text());
+    let (records, exposition) = wait_for_sample(
+        &listen,
+        "corvid_forwarder_records_total",
+        &[],
+        |records| records >= 3.0,
+        WAIT,
+    );
+    assert_eq!(records, Some(3.0), "{exposition}");
+    assert_eq!(
+        sample(
+            &exposition,
+            "corvid_build_info",
+            &[("component", "forwarder")]
+        ),
+        Some(1.0),
+        "{exposition}"
+    );
+    assert_eq!(
+        sample(
+            &exposition,
+            "corvid_destination_deliveries_total",
+            &[("destination", "hook"), ("type", "webhook")]
+        ),
+        Some(3.0),
+        "{exposition}"
+    );
+    // Every record is committed once delivered, so librdkafka's lag settles at zero.
+    let lag = [("topic", setup.topic.as_str()), ("partition", "0")];
+    let (lag, exposition) = wait_for_sample(
+        &listen,
+        "corvid_kafka_consumer_lag",
+        &lag,
+        |lag| lag == 0.0,
+        WAIT,
+    );
+    assert_eq!(lag, Some(0.0), "{exposition}");
+
+    let (success, stderr) = forwarder.terminate();
+    assert!(success, "forwarder failed on SIGTERM:\n{stderr}");
+    assert!(stderr.contains("3 alert records read"), "{stderr}");
 }

@@ -3,15 +3,17 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use corvid_connectors::alerts::ForwarderConfig;
 use corvid_connectors::file::{send_file, FileSourceConfig};
+use corvid_connectors::lag::{LagExporter, LagExporterConfig, LagExporterError};
+use corvid_connectors::metrics::ConnectorMetrics;
 use corvid_connectors::raw_record::SourceMeta;
 use corvid_connectors::table::{load_table, TableLoad, TableName};
 use corvid_engine::alerts::tail::{tail, TailOptions};
@@ -54,6 +56,10 @@ enum Command {
     /// Push generated osquery logs with planted attacks through a running pipeline and
     /// report end-to-end events/s; benchmarks; `scenario`: plant an attack story.
     Loadtest(LoadtestArgs),
+    /// Export a consumer group's lag on its topics (committed offset to high watermark)
+    /// as Prometheus metrics, read from outside the group: it stays visible while the
+    /// group's consumers are stopped. docs/lag-exporter.md.
+    LagExporter(LagExporterArgs),
     /// SQL over the lake (Athena-style: panther_logs, panther_views.all_logs, …): runs the
     /// `corvid-query` program installed next to `corvid`; `corvid query --help` for its options.
     #[command(disable_help_flag = true)]
@@ -156,6 +162,28 @@ struct AlertsForwarderArgs {
 }
 
 #[derive(Args)]
+struct LagExporterArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// The consumer group whose lag is exported (the engine's is its `kafka.group_id`).
+    #[arg(long)]
+    group: String,
+    /// A topic the group reads; repeat for several.
+    #[arg(long = "topic", value_name = "TOPIC", required = true)]
+    topics: Vec<String>,
+    /// Serve Prometheus GET /metrics (and /healthz) here.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: String,
+    /// Seconds between two readings of the offsets.
+    #[arg(long, default_value_t = 5.0)]
+    interval_secs: f64,
+    /// An extra librdkafka property (TLS, SASL, …); repeat for several.
+    #[arg(long = "kafka-client", value_name = "KEY=VALUE")]
+    client: Vec<String>,
+}
+
+#[derive(Args)]
 struct FileArgs {
     /// The file to read.
     #[arg(long)]
@@ -178,6 +206,13 @@ struct FileArgs {
     /// Partitions for the topic if it does not exist yet.
     #[arg(long, default_value_t = 4)]
     partitions: i32,
+    /// Serve Prometheus GET /metrics (and /healthz) here while the connector runs.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_listen: Option<String>,
+    /// Keep serving /metrics this many seconds after the file is sent (or failed), so a
+    /// scrape sees the final counts; SIGINT or SIGTERM ends the wait.
+    #[arg(long, default_value_t = 0.0, requires = "metrics_listen")]
+    linger_secs: f64,
 }
 
 #[derive(Subcommand)]
@@ -394,6 +429,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Loadtest(args) => loadtest(args),
+        Command::LagExporter(args) => lag_exporter(args),
         Command::Query(args) => query(args),
     }
 }
@@ -471,6 +507,16 @@ fn run_engine(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn connect_file(args: FileArgs) -> Result<ExitCode> {
+    if !(args.linger_secs.is_finite() && args.linger_secs >= 0.0) {
+        bail!("--linger-secs: must be a non-negative number");
+    }
+    let metrics = ConnectorMetrics::new();
+    let endpoint = args
+        .metrics_listen
+        .as_deref()
+        .map(|listen| metrics.serve(listen, corvid_connectors::file::COMPONENT))
+        .transpose()
+        .context("--metrics-listen")?;
     let config = FileSourceConfig {
         path: args.path,
         brokers: args.brokers,
@@ -482,11 +528,81 @@ fn connect_file(args: FileArgs) -> Result<ExitCode> {
             log_types: SourceMeta::parse_log_types(&args.log_types),
         },
     };
-    let sent = send_file(&config)?;
+    let sent = send_file(&config, &metrics);
+    if endpoint.is_some() && args.linger_secs > 0.0 {
+        linger(Duration::from_secs_f64(args.linger_secs))?;
+    }
+    let sent = sent?;
     eprintln!(
         "corvid: {sent} records from {} acknowledged by Kafka",
         config.path.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits `time`, or until SIGINT or SIGTERM.
+fn linger(time: Duration) -> Result<()> {
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
+    }
+    tracing::info!(
+        secs = time.as_secs_f64(),
+        "serving /metrics until the linger time is over"
+    );
+    let end = Instant::now() + time;
+    while !shutdown.load(Ordering::Acquire) {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+    Ok(())
+}
+
+fn lag_exporter(args: LagExporterArgs) -> Result<ExitCode> {
+    if args.group.trim().is_empty() {
+        bail!("--group: must not be empty");
+    }
+    if let Some(topic) = args.topics.iter().find(|topic| topic.trim().is_empty()) {
+        bail!("--topic: {topic:?} is not a topic name");
+    }
+    if !(args.interval_secs.is_finite() && args.interval_secs > 0.0) {
+        bail!("--interval-secs: must be a positive number");
+    }
+    let client = args
+        .client
+        .iter()
+        .map(|property| match property.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => Err(anyhow::anyhow!(
+                "--kafka-client: expected KEY=VALUE, got {property:?}"
+            )),
+        })
+        .collect::<Result<_>>()?;
+    let config = LagExporterConfig {
+        brokers: args.brokers,
+        group: args.group,
+        topics: args.topics,
+        client,
+        interval: Duration::from_secs_f64(args.interval_secs),
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
+    }
+    let exporter = match LagExporter::start(config, &args.listen) {
+        Err(LagExporterError::Metrics(error)) => {
+            return Err(anyhow::Error::new(error).context("--listen"))
+        }
+        started => started?,
+    };
+    exporter.run(&shutdown);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -529,6 +645,7 @@ fn forward_alerts(args: AlertsForwarderArgs) -> Result<ExitCode> {
         signal_hook::flag::register(signal, Arc::clone(&shutdown))
             .context("installing signal handlers")?;
     }
+    let _metrics = corvid_connectors::alerts::metrics::serve(&config)?;
     let options = corvid_connectors::alerts::RunOptions { max_idle };
     let stats = corvid_connectors::alerts::run(&config, &options, &shutdown)?;
     eprintln!(

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use corvid_telemetry::MetricsConfig;
 use serde::Deserialize;
 use url::Url;
 
@@ -54,6 +55,8 @@ pub struct ForwarderConfig {
     pub retry: RetryPolicy,
     pub destinations: Vec<Destination>,
     pub routing: RoutingTable,
+    /// Where `/metrics` is served; unset: nowhere.
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Clone, Deserialize, PartialEq)]
@@ -117,6 +120,7 @@ struct FileConfig {
     retry: RetrySettings,
     destinations: Vec<DestinationEntry>,
     severity_routes: SeverityRoutes,
+    metrics: MetricsConfig,
 }
 
 impl Default for FileConfig {
@@ -131,6 +135,7 @@ impl Default for FileConfig {
             retry: RetrySettings::default(),
             destinations: Vec::new(),
             severity_routes: SeverityRoutes::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -242,6 +247,14 @@ impl FileConfig {
         if let Some((_, key)) = not_empty.iter().find(|(empty, _)| *empty) {
             return Err(format!("{key}: must not be empty"));
         }
+        if self
+            .metrics
+            .listen
+            .as_deref()
+            .is_some_and(|listen| listen.trim().is_empty())
+        {
+            return Err("metrics.listen: must not be empty (leave it out for no endpoint)".into());
+        }
         if self.dead_letter_topic == self.topic {
             return Err("dead_letter_topic: must differ from topic".into());
         }
@@ -280,6 +293,7 @@ impl FileConfig {
             retry,
             destinations,
             routing,
+            metrics: self.metrics,
         })
     }
 }
@@ -544,6 +558,7 @@ destinations:
 severity_routes:
   CRITICAL: [pd, SOC Slack]
   HIGH: [slack-soc]
+metrics: {listen: "0.0.0.0:9465"}
 "#;
 
     #[test]
@@ -551,6 +566,7 @@ severity_routes:
         let env = |name: &str| (name == "PD_KEY").then(|| "pd-routing-key".to_owned());
         let config = ForwarderConfig::from_yaml(FULL, &env).expect("valid");
         assert_eq!(config.kafka.start_offset, StartOffset::Latest);
+        assert_eq!(config.metrics.listen.as_deref(), Some("0.0.0.0:9465"));
         assert_eq!(config.topic, "alerts");
         assert_eq!(config.retry.attempts, 3);
         assert_eq!(config.destinations.len(), 8);
@@ -586,6 +602,7 @@ severity_routes:
         let config = ForwarderConfig::from_yaml(example, &env).expect("example is valid");
         assert_eq!(config.destinations.len(), 8);
         assert_eq!(config.retry, RetryPolicy::default());
+        assert_eq!(config.metrics.listen.as_deref(), Some("0.0.0.0:9465"));
     }
 
     #[test]
@@ -597,6 +614,7 @@ severity_routes:
         assert_eq!(config.group_id, "corvid-alert-forwarder");
         assert_eq!(config.dead_letter_topic, "corvid.alerts.dead-letters");
         assert_eq!(config.retry, RetryPolicy::default());
+        assert_eq!(config.metrics.listen, None);
         assert_eq!(
             load("").err().as_deref(),
             Some("destinations: at least one destination is required")
@@ -651,6 +669,10 @@ severity_routes:
                 "retry.attempts: must be at least 1",
             ),
             (
+                "metrics: {listen: ''}\ndestinations: [{id: a, type: webhook, url: 'https://x.example'}]",
+                "metrics.listen: must not be empty (leave it out for no endpoint)",
+            ),
+            (
                 "topic: t\ndead_letter_topic: t\ndestinations: [{id: a, type: webhook, url: 'https://x.example'}]",
                 "dead_letter_topic: must differ from topic",
             ),
@@ -677,5 +699,7 @@ severity_routes:
         assert!(error.contains("unknown field `SEVERE`"), "{error}");
         let error = load("retyr: {}").expect_err("typo");
         assert!(error.contains("unknown field `retyr`"), "{error}");
+        let error = load("metrics: {listne: x}").expect_err("typo in metrics");
+        assert!(error.contains("unknown field `listne`"), "{error}");
     }
 }

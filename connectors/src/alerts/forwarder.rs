@@ -23,6 +23,11 @@
 //!
 //! **Reading only committed alerts.** `isolation.level=read_committed`: the engine
 //! writes alerts in transactions, and an aborted epoch's alerts are never forwarded.
+//!
+//! **Lag.** librdkafka reports statistics every [`STATISTICS_INTERVAL`] (unless the
+//! config sets `statistics.interval.ms`), served by `poll`; the consumer lag of each
+//! assigned partition becomes `corvid_kafka_consumer_lag`. While one record's delivery
+//! retries, nothing polls, so the gauge holds its value until the record is done.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,6 +38,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::alert::Alert;
@@ -42,6 +48,8 @@ use super::dead_letter::{
 };
 use super::decode::AlertDecoder;
 use super::delivery::{ClientError, Delivery, FailureReason, Sender};
+use super::metrics::forwarder_metrics;
+use crate::lag::statistics::consumer_lags;
 use crate::topics::{ensure_topics, TopicError};
 
 /// How the forwarder stops on its own.
@@ -78,6 +86,8 @@ pub enum ForwardError {
 }
 
 const POLL: Duration = Duration::from_millis(200);
+/// How often librdkafka reports statistics, and so how fresh the lag gauge is.
+pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 /// librdkafka's default `max.poll.interval.ms`, and its ceiling.
 const POLL_INTERVAL_MIN: Duration = Duration::from_secs(300);
 const POLL_INTERVAL_MAX: Duration = Duration::from_secs(86_400);
@@ -192,6 +202,12 @@ fn consumer(config: &ForwarderConfig) -> Result<BaseConsumer<ForwarderContext>, 
         let interval = needed.clamp(POLL_INTERVAL_MIN, POLL_INTERVAL_MAX);
         client.set("max.poll.interval.ms", interval.as_millis().to_string());
     }
+    if !config.kafka.client.contains_key("statistics.interval.ms") {
+        client.set(
+            "statistics.interval.ms",
+            STATISTICS_INTERVAL.as_millis().to_string(),
+        );
+    }
     let consumer: BaseConsumer<ForwarderContext> = client
         .create_with_context(ForwarderContext::default())
         .map_err(kafka_error)?;
@@ -236,6 +252,7 @@ impl Forwarder<'_> {
         stats: &mut ForwarderStats,
     ) -> Result<Forwarded, ForwardError> {
         stats.records += 1;
+        forwarder_metrics().records.inc();
         let source = SourcePosition {
             topic: message.topic().to_owned(),
             partition: message.partition(),
@@ -404,13 +421,20 @@ impl Progress {
     }
 }
 
-/// Logs librdkafka errors and rebalances, and counts rebalances.
+/// Logs librdkafka errors and rebalances, counts rebalances, and publishes the
+/// consumer lag from librdkafka's statistics.
 #[derive(Default)]
 struct ForwarderContext {
     generation: AtomicU64,
 }
 
 impl ClientContext for ForwarderContext {
+    fn stats(&self, statistics: Statistics) {
+        forwarder_metrics()
+            .consumer_lag
+            .publish(&consumer_lags(&statistics));
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         use rdkafka::error::RDKafkaErrorCode;
         match error {

@@ -4,12 +4,16 @@
 //! by the file's canonical path so the whole file stays ordered in one partition. The
 //! connector returns only after the broker acknowledged every record. Tailing across
 //! rotation with a durable position is a later widening (issue 10).
+//!
+//! Delivery reports feed [`ConnectorMetrics`] as they arrive, labelled
+//! `connector="file"` and `source=<source id>`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::metrics::ConnectorMetrics;
 use crate::producer::{producer_config, ProduceError, RawProducer};
 use crate::raw_record::SourceMeta;
 use crate::topics::{ensure_topics, TopicError};
@@ -48,8 +52,18 @@ pub fn stream_name(path: &Path) -> String {
         .into_owned()
 }
 
-/// Sends every line of the file; returns the number of records acknowledged.
-pub fn send_file(config: &FileSourceConfig) -> Result<u64, FileSourceError> {
+/// The `connector` label of this connector's metrics.
+pub const CONNECTOR: &str = "file";
+
+/// The `component` of this connector's `corvid_build_info`.
+pub const COMPONENT: &str = "connect-file";
+
+/// Sends every line of the file, counting deliveries in `metrics`; returns the number
+/// of records acknowledged.
+pub fn send_file(
+    config: &FileSourceConfig,
+    metrics: &ConnectorMetrics,
+) -> Result<u64, FileSourceError> {
     if config.meta.log_types.is_empty() {
         return Err(FileSourceError::NoLogTypes {
             path: config.path.clone(),
@@ -65,7 +79,12 @@ pub fn send_file(config: &FileSourceConfig) -> Result<u64, FileSourceError> {
         &producer_config(&config.brokers),
         &[(&config.topic, config.partitions)],
     )?;
-    let mut producer = RawProducer::new(&config.brokers, &config.topic, &config.meta)?;
+    let mut producer = RawProducer::counted(
+        &config.brokers,
+        &config.topic,
+        &config.meta,
+        metrics.source(CONNECTOR, &config.meta.source_id),
+    )?;
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     loop {
@@ -113,7 +132,7 @@ mod tests {
             meta: SourceMeta::default(),
         };
         assert!(matches!(
-            send_file(&config),
+            send_file(&config, &ConnectorMetrics::new()),
             Err(FileSourceError::NoLogTypes { .. })
         ));
     }

@@ -299,3 +299,104 @@ pub fn corvid_binary() -> PathBuf {
         })
         .clone()
 }
+
+/// A `127.0.0.1:port` nothing listens on now, for a child process's `/metrics`.
+pub fn free_listen_address() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").to_string()
+}
+
+/// The text of `GET http://<address>/metrics`, or `None` while nothing answers.
+pub fn scrape(address: &str) -> Option<String> {
+    reqwest::blocking::get(format!("http://{address}/metrics"))
+        .and_then(|response| response.error_for_status())
+        .and_then(|response| response.text())
+        .ok()
+}
+
+/// The value of the series `name{labels…}` in a text exposition (other labels allowed).
+pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, series_labels) = match series.split_once('{') {
+            Some((series_name, rest)) => (series_name, rest.strip_suffix('}')?),
+            None => (series, ""),
+        };
+        let matches = series_name == name
+            && labels
+                .iter()
+                .all(|(key, value)| series_labels.contains(&format!("{key}=\"{value}\"")));
+        matches.then(|| value.parse().ok()).flatten()
+    })
+}
+
+/// Scrapes `address` until `name{labels…}` satisfies `done` or `wait` passes; returns
+/// the last value seen and the last exposition.
+pub fn wait_for_sample(
+    address: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    done: impl Fn(f64) -> bool,
+    wait: Duration,
+) -> (Option<f64>, String) {
+    let deadline = Instant::now() + wait;
+    loop {
+        let exposition = scrape(address).unwrap_or_default();
+        let value = sample(&exposition, name, labels);
+        if value.is_some_and(&done) || Instant::now() >= deadline {
+            return (value, exposition);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `corvid` child process, killed if the test ends without stopping it; its stderr
+/// goes to a file (a pipe nobody reads could fill and block it).
+pub struct Running {
+    child: std::process::Child,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl Running {
+    pub fn start(args: &[&str]) -> Running {
+        let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+        let child = Command::new(corvid_binary())
+            .args(args)
+            .stderr(stderr.reopen().expect("stderr file"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start corvid");
+        Running { child, stderr }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns whether it succeeded, and stderr.
+    pub fn terminate(mut self) -> (bool, String) {
+        let signalled = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(signalled.success(), "kill -TERM failed");
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for corvid") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "corvid ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status.success(), self.stderr_text())
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
