@@ -575,6 +575,7 @@ class Planner:
                 port = int(service.labels["corvid.native.port"])
                 data, note = SCRIPT_DATA.get(script, (None, f"kept by {script}"))
                 entry["script"] = script
+                entry["port"] = port
                 entry["ports"] = [{"container": p, "published": self._published(service, p), "native": [port]}
                                   for p in service.container_ports]
                 entry["volumes"] = [{**vars(v), "native": [str(cache_dir() / data)] if data else None,
@@ -715,6 +716,10 @@ def save_state(run_dir: Path, state: dict):
 
 
 def group_alive(pgid: int) -> bool:
+    try:  # reap the group's leader if it is our own exited child (`up` started it), or it counts as alive
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
     try:
         os.killpg(pgid, 0)
         return True
@@ -822,6 +827,9 @@ def up(planner: Planner, build: bool, timeout: float):
                     state["scripts_started"].append(script)
                     save_state(run_dir, state)
                     subprocess.run([str(ROOT / script), "up"], check=True)
+                if not port_open(service["port"]):
+                    raise LaunchError(f"{name}: {script} runs, but nothing answers on {NATIVE_HOST}:{service['port']} "
+                                      "(its corvid.native.port label)")
             elif service["kind"] == "covered":
                 log(f"{name}: done by {service['by']}")
             elif service["kind"] == "none":

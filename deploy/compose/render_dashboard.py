@@ -105,7 +105,8 @@ def draw(dashboard: dict, results: dict, out: Path, start: float, end: float):
             ax.axis("off")
             ax.text(0, 0.5, panel["title"], fontsize=12, fontweight="bold", va="center")
             continue
-        ax = fig.add_subplot(grid[pos["y"]:pos["y"] + pos["h"], pos["x"]:pos["x"] + pos["w"]])
+        # the panel's last grid unit is left for its tick labels, so titles below stay clear
+        ax = fig.add_subplot(grid[pos["y"]:pos["y"] + max(1, pos["h"] - 1), pos["x"]:pos["x"] + pos["w"]])
         ax.set_title(panel["title"], fontsize=10, loc="left")
         unit = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit")
         series = []
@@ -140,7 +141,10 @@ def draw(dashboard: dict, results: dict, out: Path, start: float, end: float):
             ys = [float(v) for _, v in values]
             ax.plot(xs, ys, linewidth=1.2, label=name)
         ax.set_xlim(mdates.date2num(_dt(start)), mdates.date2num(_dt(end)))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if end - start <= 900 else "%H:%M"))
+        values = [float(v) for _, vs in series for _, v in vs if not math.isnan(float(v))]
+        if values and min(values) >= 0:
+            ax.set_ylim(bottom=0, top=max(values) * 1.1 or 1)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _, unit=unit: fmt(v, unit)))
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
