@@ -891,9 +891,11 @@ def down(run_dir: Path):
     save_state(run_dir, state)
 
 
-def status(planner: Planner) -> int:
-    plan = planner.plan()
-    run_dir = Path(plan["run_dir"])
+def status(run_dir: Path) -> int:
+    """What runs of the topology the last `up` (or `prepare`) of this run directory wrote."""
+    if not (run_dir / "plan.json").exists():
+        raise LaunchError(f"nothing was started from {run_dir} (no plan.json)")
+    plan = json.loads((run_dir / "plan.json").read_text())
     state = load_state(run_dir)
     records = {p["name"]: p for p in state["processes"]}
     bad = 0
@@ -940,7 +942,7 @@ def main(argv=None) -> int:
                        ("down", "stop what `up` started")]:
         p = sub.add_parser(verb, help=text)
         p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="generated files, logs, volumes, state (default deploy/compose/.run)")
-        if verb == "down":
+        if verb in ("down", "status"):
             continue
         p.add_argument("-f", "--file", type=Path, default=DEFAULT_COMPOSE, help="compose file (default: docker-compose.yml beside this launcher)")
         p.add_argument("--engines", type=int, help="engine processes: sets ENGINE_REPLICAS (replicas and -n)")
@@ -954,6 +956,8 @@ def main(argv=None) -> int:
         if args.verb == "down":
             down(args.run_dir.resolve())
             return 0
+        if args.verb == "status":
+            return status(args.run_dir.resolve())
         overrides = {}
         for item in args.env:
             name, sep, value = item.partition("=")
@@ -974,8 +978,6 @@ def main(argv=None) -> int:
             print(Path(plan["run_dir"]) / "plan.json")
         elif args.verb == "up":
             up(planner, build=not args.no_build and args.corvid is None and not os.environ.get("CORVID_BIN"), timeout=args.timeout)
-        elif args.verb == "status":
-            return status(planner)
         return 0
     except LaunchError as error:
         print(f"launch: {error}", file=sys.stderr)

@@ -85,7 +85,7 @@ def stack(tmp_path):
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
 
     def launch(verb, *args):
-        extra = ["-f", str(compose)] if verb != "down" else []
+        extra = ["-f", str(compose)] if verb not in ("down", "status") else []
         return subprocess.run([sys.executable, str(COMPOSE_DIR / "launcher.py"), verb, "--run-dir", str(run_dir),
                                *extra, *args], capture_output=True, text=True, env=env, timeout=120)
 
