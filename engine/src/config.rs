@@ -51,6 +51,8 @@ pub struct EngineConfig {
     pub enrichment: crate::enrich::EnrichmentConfig,
     /// Checkpoints of the dataflow's state, for restarts without loss or duplicates.
     pub checkpoint: crate::checkpoint::CheckpointConfig,
+    /// Where `/metrics` is served (`docs/metrics.md`); unset: nowhere.
+    pub metrics: corvid_telemetry::MetricsConfig,
 }
 
 /// The data lake: where it is and how files are cut.
@@ -174,6 +176,9 @@ pub struct KafkaConfig {
     pub brokers: String,
     /// Where a partition with no recorded position starts.
     pub start_offset: StartOffset,
+    /// Consumer group the raw source commits its read positions to, for lag monitoring
+    /// only: where the engine resumes is decided by checkpoints, never by this group.
+    pub group_id: String,
     /// Extra librdkafka properties for every client (e.g. TLS or SASL settings).
     pub client: BTreeMap<String, String>,
 }
@@ -221,6 +226,7 @@ impl Default for EngineConfig {
             lake: LakeConfig::default(),
             enrichment: crate::enrich::EnrichmentConfig::default(),
             checkpoint: crate::checkpoint::CheckpointConfig::default(),
+            metrics: corvid_telemetry::MetricsConfig::default(),
         }
     }
 }
@@ -230,6 +236,7 @@ impl Default for KafkaConfig {
         KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             start_offset: StartOffset::Earliest,
+            group_id: "corvid-engine".into(),
             client: BTreeMap::new(),
         }
     }
@@ -337,6 +344,17 @@ impl EngineConfig {
                 self.kafka.brokers.trim().is_empty(),
                 "kafka.brokers: must not be empty",
             ),
+            (
+                self.kafka.group_id.trim().is_empty(),
+                "kafka.group_id: must not be empty",
+            ),
+            (
+                self.metrics
+                    .listen
+                    .as_deref()
+                    .is_some_and(|listen| listen.trim().is_empty()),
+                "metrics.listen: must not be empty (leave it out for no endpoint)",
+            ),
             (self.topics.raw.is_empty(), "topics.raw: must not be empty"),
             (
                 self.topics.alerts.is_empty(),
@@ -400,6 +418,23 @@ mod tests {
             config.alerts_transactional_id(),
             "corvid-alerts.corvid.alerts"
         );
+    }
+
+    #[test]
+    fn metrics_and_group_keys_parse_and_default() {
+        let config = EngineConfig::from_yaml("").expect("defaults");
+        assert_eq!(config.metrics.listen, None);
+        assert_eq!(config.kafka.group_id, "corvid-engine");
+        let config = EngineConfig::from_yaml(
+            "metrics:\n  listen: 127.0.0.1:9464\nkafka:\n  group_id: corvid-engine-b\n",
+        )
+        .expect("parse");
+        assert_eq!(config.metrics.listen.as_deref(), Some("127.0.0.1:9464"));
+        assert_eq!(config.kafka.group_id, "corvid-engine-b");
+        let err = EngineConfig::from_yaml("metrics:\n  listne: x\n").expect_err("typo");
+        assert!(err.contains("listne"), "{err}");
+        let err = EngineConfig::from_yaml("kafka:\n  group_id: ''\n").expect_err("empty group");
+        assert!(err.starts_with("kafka.group_id:"), "{err}");
     }
 
     #[test]

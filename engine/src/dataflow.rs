@@ -15,13 +15,13 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Concat, Exchange};
+use timely::dataflow::operators::{Concat, Exchange, Probe};
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::alerts::{dedup_alerts, DedupCheckpoint};
@@ -34,7 +34,7 @@ use crate::evaluate::reload::{LiveRules, Loader};
 use crate::event::Event;
 use crate::kafka::client_config;
 use crate::lake::{lake_sink, LakeRow, LakeWriter, RollPolicy};
-use crate::metrics::metrics;
+use crate::metrics::{metrics, FrontierLag, OperatorName, ParseInstruments, SourceInstruments};
 use crate::parse::avro::AvroDecoding;
 use crate::parse::registry::RegistryError;
 use crate::parse::{Classifier, DeadLetter, LogTypeRegistry, ParseOutcome};
@@ -75,6 +75,8 @@ pub enum EngineError {
     WorkerPanicked(usize),
     #[error("checkpoints: {0}")]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Metrics(#[from] corvid_telemetry::TelemetryError),
 }
 
 /// Opens the checkpoints, loads the newest one and clears what a crashed run wrote
@@ -166,6 +168,14 @@ pub struct RunOptions {
 pub fn run(options: RunOptions, shutdown: Arc<AtomicBool>) -> Result<(), EngineError> {
     let config = options.config;
     let cluster = options.cluster;
+    // First, so that a bad `metrics.listen` fails before anything else starts and start-up
+    // (topics, rules, the checkpoint restore) is already observable; served until `run`
+    // returns.
+    let _metrics_server = corvid_telemetry::serve_configured(
+        &config.metrics,
+        "engine",
+        vec![metrics().registry.clone()],
+    )?;
     let topics = &config.topics;
     let mut topics_needed = vec![
         (topics.raw.as_str(), topics.partitions),
@@ -351,6 +361,7 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         None => None,
     };
     let probe = ProbeHandle::new();
+    let lake_probe = ProbeHandle::new();
     let settings = settings.clone();
     let shutdown = Arc::clone(&settings.shutdown);
     let rules = Arc::clone(rules);
@@ -421,9 +432,11 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         // Each match's or error's record is built once, for its topic and for the lake.
         let rule_rows = alerted.map(|alerted| LakeRow::outcome(&alerted));
         if let Some(writer) = lake_writer {
+            // The lake sink's input frontier, for corvid_frontier_lag_seconds.
             let rows = lake_events
                 .map(|event| LakeRow::event(&event))
-                .concat(rule_rows.clone());
+                .concat(rule_rows.clone())
+                .probe_with(&lake_probe);
             lake_sink(rows, writer, fatal.clone(), lake_checkpoint, &probe);
         }
         let (errors, matches) = rule_rows.ok_err(|row| match row.database {
@@ -449,9 +462,13 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Shared) -> Result<()
         )),
         _ => None,
     };
+    let end_lag = FrontierLag::of(OperatorName::End);
+    let lake_lag = FrontierLag::of(OperatorName::LakeSink);
     while worker.step_or_park(Some(Duration::from_millis(100))) {
+        let frontier = probe.with_frontier(|frontier| frontier.first().copied());
+        end_lag.observe(frontier);
+        lake_lag.observe(lake_probe.with_frontier(|frontier| frontier.first().copied()));
         if let Some(committer) = committer.as_mut() {
-            let frontier = probe.with_frontier(|frontier| frontier.first().copied());
             committer.reach(frontier)?;
         }
     }
@@ -521,6 +538,7 @@ impl Committer {
             None => 0,
         };
         self.last = boundary;
+        crate::metrics::checkpoint_completed(started.elapsed(), manifest.state_bytes);
         tracing::info!(
             boundary,
             files = manifest.files.values().map(Vec::len).sum::<usize>(),
@@ -533,7 +551,7 @@ impl Committer {
 }
 
 /// Logs and counts one record's outcomes.
-fn count_parsed(outcomes: &[ParseOutcome]) {
+fn count_parsed(outcomes: &[ParseOutcome], instruments: &mut SourceInstruments) {
     match outcomes {
         [ParseOutcome::DeadLetter(dead)] => {
             tracing::warn!(
@@ -552,10 +570,7 @@ fn count_parsed(outcomes: &[ParseOutcome]) {
             metrics().records_parsed.inc();
             for outcome in events {
                 if let ParseOutcome::Event(event) = outcome {
-                    metrics()
-                        .events_parsed
-                        .with_label_values(&[event.log_type()])
-                        .inc();
+                    instruments.event(event.log_type());
                 }
             }
         }
@@ -616,11 +631,14 @@ pub fn parse<'scope>(
                 fatal = Some(checkpoint.fatal);
             }
             let mut pending: Pending<crate::source::RawRecord> = Pending::new();
+            let mut instruments = ParseInstruments::default();
+            let lag = FrontierLag::of(OperatorName::Parse);
             move |(input, frontier), output| {
                 input.for_each(|cap, data| {
                     crate::source::epoch::stash(&mut pending, &cap, data);
                 });
                 let frontier = frontier.frontier().first().copied();
+                lag.observe(frontier);
                 let mut checkpoint_failed = None;
                 while let Some(entry) = pending.first_entry() {
                     if frontier.is_some_and(|frontier| frontier <= *entry.key()) {
@@ -635,8 +653,11 @@ pub fn parse<'scope>(
                     let parse_time = chrono::Utc::now();
                     let mut session = output.session(&cap);
                     for record in records {
+                        let started = Instant::now();
                         let outcomes = classifier.classify(&record, parse_time);
-                        count_parsed(&outcomes);
+                        let source = instruments.source(&record.meta.source_id);
+                        source.parsed(started.elapsed());
+                        count_parsed(&outcomes, source);
                         session.give_iterator(outcomes.into_iter());
                     }
                 }

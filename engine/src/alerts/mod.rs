@@ -27,6 +27,7 @@ use timely::dataflow::Stream;
 use std::sync::Arc;
 
 use crate::checkpoint::{Cadence, Checkpoints};
+use crate::metrics::{FrontierLag, OperatorName};
 use crate::rules::RuleOutcome;
 use crate::sinks::alerts::FatalSlot;
 use crate::source::epoch::Pending;
@@ -84,11 +85,13 @@ pub fn dedup_alerts<'scope>(
             fatal = Some(checkpoint.fatal);
         }
         let mut pending: Pending<RuleOutcome> = Pending::new();
+        let lag = FrontierLag::of(OperatorName::Dedup);
         move |(input, frontier), output| {
             input.for_each(|cap, data| {
                 crate::source::epoch::stash(&mut pending, &cap, data);
             });
             let frontier = frontier.frontier();
+            lag.observe(frontier.first().copied());
             while let Some(entry) = pending.first_entry() {
                 if frontier.less_equal(entry.key()) {
                     break;

@@ -51,3 +51,12 @@ pub struct Alert {
     /// Up to `MAX_SAMPLES` matched events of the window, in match order.
     pub samples: Vec<Value>,
 }
+
+impl Alert {
+    /// This record creates the alert rather than updating it: the first version is the
+    /// one of the epoch the alert was created in (its threshold was reached), and every
+    /// later version has a later `updateTime`.
+    pub fn is_first_version(&self) -> bool {
+        self.creation_time == self.update_time
+    }
+}

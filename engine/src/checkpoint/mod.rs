@@ -77,6 +77,9 @@ pub struct Manifest {
     /// Digest of the rule and schema files the state was computed with.
     pub rules_version: String,
     pub written_at: String,
+    /// Total size of the files in `files` (0 in manifests written before it was recorded).
+    #[serde(default)]
+    pub state_bytes: u64,
 }
 
 /// A process's handle on its checkpoints; shared by its workers.
@@ -182,6 +185,15 @@ impl Checkpoints {
     }
 
     fn list(&self, relative: &str) -> Result<Vec<String>, CheckpointError> {
+        Ok(self
+            .list_sized(relative)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// The files below `relative`, sorted by name, each with its size in bytes.
+    fn list_sized(&self, relative: &str) -> Result<Vec<(String, u64)>, CheckpointError> {
         let prefix = self.path(relative);
         let listed: Vec<_> = runtime()
             .block_on(self.store.list(Some(&prefix)).try_collect::<Vec<_>>())
@@ -189,12 +201,12 @@ impl Checkpoints {
                 path: prefix.to_string(),
                 source,
             })?;
-        let mut names: Vec<String> = listed
+        let mut files: Vec<(String, u64)> = listed
             .iter()
-            .map(|meta| self.relative(&meta.location))
+            .map(|meta| (self.relative(&meta.location), meta.size))
             .collect();
-        names.sort();
-        Ok(names)
+        files.sort();
+        Ok(files)
     }
 
     fn get(&self, relative: &str) -> Result<Vec<u8>, CheckpointError> {
@@ -352,25 +364,29 @@ impl Checkpoints {
         workers: usize,
         rules_version: &str,
     ) -> Result<Manifest, CheckpointError> {
-        // Per (operator, worker) the newest file at or below the boundary.
-        let mut newest: BTreeMap<(String, usize), (Epoch, String)> = BTreeMap::new();
-        for name in self.list("state")? {
+        // Per (operator, worker) the newest file at or below the boundary, and its size.
+        let mut newest: BTreeMap<(String, usize), (Epoch, String, u64)> = BTreeMap::new();
+        for (name, size) in self.list_sized("state")? {
             let Some((operator, file_boundary, worker)) = parse_state_name(&name) else {
                 continue;
             };
             if file_boundary > boundary || worker >= workers {
                 continue;
             }
-            let entry = newest
-                .entry((operator.to_owned(), worker))
-                .or_insert((file_boundary, name.clone()));
+            let entry = newest.entry((operator.to_owned(), worker)).or_insert((
+                file_boundary,
+                name.clone(),
+                size,
+            ));
             if file_boundary >= entry.0 {
-                *entry = (file_boundary, name);
+                *entry = (file_boundary, name, size);
             }
         }
         let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for ((operator, _), (_, name)) in newest {
+        let mut state_bytes = 0;
+        for ((operator, _), (_, name, size)) in newest {
             files.entry(operator).or_default().push(name);
+            state_bytes += size;
         }
         let manifest = Manifest {
             boundary,
@@ -379,6 +395,7 @@ impl Checkpoints {
             files,
             rules_version: rules_version.to_owned(),
             written_at: chrono::Utc::now().to_rfc3339(),
+            state_bytes,
         };
         let text = serde_json::to_vec_pretty(&manifest).map_err(|e| CheckpointError::Corrupt {
             path: "manifest".into(),
@@ -508,6 +525,21 @@ mod tests {
                 "state/dedup/00000000000000002000/00000.json.gz",
                 "state/dedup/00000000000000001000/00001.json.gz",
             ]
+        );
+        let named: u64 = manifest
+            .files
+            .values()
+            .flatten()
+            .map(|name| {
+                std::fs::metadata(dir.path().join(name))
+                    .expect("state file")
+                    .len()
+            })
+            .sum();
+        assert!(named > 0);
+        assert_eq!(
+            manifest.state_bytes, named,
+            "the size of the files it names"
         );
         // Written after the manifest by a run that then crashed.
         checkpoints

@@ -29,7 +29,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 
 use crate::event::{format_timestamp, Event};
-use crate::metrics::metrics;
+use crate::metrics::{metrics, FrontierLag, OperatorName};
 use crate::rules::{LoadFailure, OutcomeKind, RuleOutcome};
 use crate::source::Epoch;
 use reload::LiveRules;
@@ -55,12 +55,14 @@ pub fn evaluate_rules<'scope>(
             // Held at the input frontier, to report load failures of a newly loaded set.
             let mut held = reports_load_failures.then_some(capability);
             let mut reported_generation = None;
+            let lag = FrontierLag::of(OperatorName::Rules);
             move |(input, frontier), output| {
                 input.for_each(|cap, data| {
                     if let Some(cap) = cap.retain_least(0) {
                         pending.push_back((cap, data.drain(..).collect()));
                     }
                 });
+                lag.observe(frontier.frontier().first().copied());
                 if let Some(cap) = held.as_mut() {
                     let generation = rules.generation();
                     if reported_generation != Some(generation) {

@@ -57,7 +57,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
@@ -67,6 +67,7 @@ pub use outcome::{OutcomeKind, RuleOutcome};
 pub use testing::{run_tests, run_tests_filtered, TestSummary};
 
 use crate::event::Event;
+use crate::metrics::RuleInstruments;
 use event_view::ViewContext;
 use metadata::DetectionKind;
 use runtime::PythonRule;
@@ -98,6 +99,8 @@ pub struct RuleSet {
     /// Contexts of unit tests (test mode: mocked lookups), by log type.
     test_contexts: HashMap<String, Arc<ViewContext>>,
     failures: Vec<LoadFailure>,
+    /// The metrics of `rules[i]`, looked up once here instead of per evaluation.
+    instruments: Vec<RuleInstruments>,
 }
 
 // The dataflow shares one rule set between worker threads.
@@ -160,9 +163,15 @@ impl RuleSet {
                 })
                 .collect::<HashMap<_, _>>()
         };
+        let instruments = loaded
+            .rules
+            .iter()
+            .map(|rule| RuleInstruments::of(&rule.meta.id))
+            .collect();
         Ok(RuleSet {
             contexts: context(false),
             test_contexts: context(true),
+            instruments,
             rules: loaded.rules,
             by_log_type,
             failures: loaded.failures,
@@ -226,34 +235,47 @@ impl RuleSet {
                 let mut view = None;
                 for &index in indices {
                     let rule = &self.rules[index];
-                    if let Some(filters) = &rule.meta.filters {
-                        if !filters.matches(event.fields()) {
-                            continue;
+                    let instruments = &self.instruments[index];
+                    let started = Instant::now();
+                    let outcome = 'evaluation: {
+                        if let Some(filters) = &rule.meta.filters {
+                            if !filters.matches(event.fields()) {
+                                break 'evaluation None;
+                            }
                         }
-                    }
-                    let view =
-                        view.get_or_insert_with(|| match self.context(event.log_type(), false) {
-                            Some(context) => EventView::bind_with(py, event, context),
-                            None => EventView::bind(py, event),
+                        // Bound once per event, by the first rule that needs it (its
+                        // evaluation time includes the binding).
+                        let view = view.get_or_insert_with(|| {
+                            match self.context(event.log_type(), false) {
+                                Some(context) => EventView::bind_with(py, event, context),
+                                None => EventView::bind(py, event),
+                            }
                         });
-                    let view = match view {
-                        Ok(view) => view.as_any(),
-                        Err(err) => {
-                            let failure = runtime::describe(py, err);
-                            outcomes.push(RuleOutcome::failed(&rule.meta, event, &failure));
-                            continue;
+                        let view = match view {
+                            Ok(view) => view.as_any(),
+                            Err(err) => {
+                                let failure = runtime::describe(py, err);
+                                break 'evaluation Some(RuleOutcome::failed(
+                                    &rule.meta, event, &failure,
+                                ));
+                            }
+                        };
+                        match rule.matches(py, view) {
+                            Ok(true) => {
+                                let auxiliaries = rule.auxiliaries(py, view);
+                                Some(RuleOutcome::matched(&rule.meta, event, auxiliaries))
+                            }
+                            Ok(false) => None,
+                            Err(failure) => {
+                                if failure.is_timeout() {
+                                    instruments.timed_out();
+                                }
+                                Some(RuleOutcome::failed(&rule.meta, event, &failure))
+                            }
                         }
                     };
-                    match rule.matches(py, view) {
-                        Ok(true) => {
-                            let auxiliaries = rule.auxiliaries(py, view);
-                            outcomes.push(RuleOutcome::matched(&rule.meta, event, auxiliaries));
-                        }
-                        Ok(false) => {}
-                        Err(failure) => {
-                            outcomes.push(RuleOutcome::failed(&rule.meta, event, &failure));
-                        }
-                    }
+                    instruments.evaluated(started.elapsed());
+                    outcomes.extend(outcome);
                 }
             }
         });
@@ -735,6 +757,65 @@ def alert_context(event):
             "{error}"
         );
         assert!(error.contains("200ms"), "{error}");
+    }
+
+    #[test]
+    fn every_evaluation_is_timed_per_rule_and_timeouts_are_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Rule ids of their own: the metrics are the process's, shared with other tests.
+        write_rule(
+            dir.path(),
+            "plain",
+            "Test.Metered",
+            "",
+            "def rule(event):\n    return event.get('n') == 1\n",
+        );
+        write_rule(
+            dir.path(),
+            "filtered",
+            "Test.MeteredFiltered",
+            "InlineFilters:\n  - KeyPath: n\n    Condition: IsIn\n    Values: [1]\n",
+            "def rule(event):\n    return True\n",
+        );
+        write_rule(
+            dir.path(),
+            "slow",
+            "Test.MeteredSlow",
+            "",
+            "def rule(event):\n    while event.get('loop'):\n        pass\n    return False\n",
+        );
+        let rule_set = RuleSet::load_with(
+            dir.path(),
+            LoadOptions {
+                rule_timeout: Duration::from_millis(100),
+            },
+        )
+        .expect("load");
+        let outcomes = rule_set.evaluate(&[
+            event(serde_json::json!({"n": 1})),
+            event(serde_json::json!({"n": 2})),
+            event(serde_json::json!({"n": 3, "loop": true})),
+        ]);
+        assert_eq!(outcomes.len(), 3, "{outcomes:#?}");
+        let m = crate::metrics::metrics();
+        for id in ["Test.Metered", "Test.MeteredFiltered", "Test.MeteredSlow"] {
+            let seconds = m.rule_evaluation_seconds.with_label_values(&[id]);
+            assert_eq!(
+                (
+                    m.rule_evaluations.with_label_values(&[id]).get(),
+                    seconds.get_sample_count()
+                ),
+                (3, 3),
+                "{id}: each event evaluated and timed once (filtered ones too)"
+            );
+        }
+        let timeouts = |id: &str| m.rule_timeouts.with_label_values(&[id]).get();
+        assert_eq!(timeouts("Test.MeteredSlow"), 1);
+        assert_eq!(timeouts("Test.Metered"), 0);
+        let slow = m
+            .rule_evaluation_seconds
+            .with_label_values(&["Test.MeteredSlow"]);
+        assert!(slow.get_sample_sum() >= 0.1, "{}", slow.get_sample_sum());
     }
 
     #[test]

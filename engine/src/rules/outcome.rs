@@ -110,6 +110,16 @@ pub(crate) struct PythonFailure {
     pub(crate) location: Option<Box<Location>>,
 }
 
+/// The class of the failure a call becomes when it runs past the rule timeout.
+pub(crate) const RULE_TIMEOUT: &str = "RuleTimeout";
+
+impl PythonFailure {
+    /// The call ran past the rule timeout and was interrupted.
+    pub(crate) fn is_timeout(&self) -> bool {
+        self.class == RULE_TIMEOUT
+    }
+}
+
 /// Where an exception was raised.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Location {

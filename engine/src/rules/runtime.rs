@@ -42,7 +42,7 @@ use pyo3::types::{PyBool, PyDict, PyList, PyString, PyType};
 
 use super::event_view::{mapping_type, DataModel, EventView};
 use super::metadata::{Catalog, MappingSource, RuleMeta, Severity, TestSpec};
-use super::outcome::{Auxiliaries, Location, PythonFailure, MAX_ALERT_CONTEXT_CHARS};
+use super::outcome::{Auxiliaries, Location, PythonFailure, MAX_ALERT_CONTEXT_CHARS, RULE_TIMEOUT};
 use super::{watchdog, LoadFailure, RuleLoadError};
 
 const SUPPORT_SOURCE: &str = include_str!("support.py");
@@ -466,8 +466,8 @@ impl PythonRule {
             self.meta.id, self.timeout
         );
         PythonFailure {
-            class: "RuleTimeout".to_string(),
-            repr: format!("RuleTimeout({message:?})"),
+            class: RULE_TIMEOUT.to_string(),
+            repr: format!("{RULE_TIMEOUT}({message:?})"),
             message,
             location: Some(Box::new(Location {
                 text: location,

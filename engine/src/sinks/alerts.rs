@@ -34,7 +34,7 @@ use super::progress::{read_progress, Progress, ProgressError};
 use crate::alerts::avro::AlertAvroEncoder;
 use crate::alerts::Alert;
 use crate::config::{AlertEncodingName, EngineConfig};
-use crate::metrics::metrics;
+use crate::metrics::{alert_published, metrics, FrontierLag, OperatorName};
 use crate::source::Epoch;
 use corvid_connectors::producer::producer_config;
 
@@ -176,10 +176,11 @@ impl AlertsSink {
                     m.sink_transactions.with_label_values(&["committed"]).inc();
                     m.sink_transaction_seconds
                         .observe(started.elapsed().as_secs_f64());
+                    m.sink_records
+                        .with_label_values(&[self.topic.as_str()])
+                        .inc_by(alerts.len() as u64);
                     for alert in alerts {
-                        m.alerts_published
-                            .with_label_values(&[&alert.rule_id])
-                            .inc();
+                        alert_published(&alert.rule_id, &alert.severity, alert.is_first_version());
                     }
                     return Ok(());
                 }
@@ -292,6 +293,7 @@ pub fn alerts_sink<'scope>(
             Exchange::new(|_alert: &Alert| 0u64),
             "AlertsSink",
             move |_capability, _info| {
+                let lag = FrontierLag::of(OperatorName::AlertsSink);
                 move |(input, frontier), _output| {
                     input.for_each(|cap, data| {
                         if let Some(&epoch) = cap.least() {
@@ -299,6 +301,7 @@ pub fn alerts_sink<'scope>(
                         }
                     });
                     let frontier = frontier.frontier();
+                    lag.observe(frontier.first().copied());
                     let ready: Vec<Epoch> = pending
                         .keys()
                         .copied()

@@ -22,6 +22,7 @@ use crate::config::KafkaConfig;
 use crate::metrics::metrics;
 use crate::source::Epoch;
 use corvid_connectors::producer::{producer_config, DeliveryTally, TallyContext};
+use prometheus::IntCounter;
 
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -44,6 +45,9 @@ pub struct TopicProducer {
     topic: String,
     producer: ThreadedProducer<TallyContext>,
     tally: Arc<DeliveryTally>,
+    /// `corvid_sink_records_total` and `corvid_sink_delivery_failures_total` of the topic.
+    delivered: IntCounter,
+    failures: IntCounter,
 }
 
 impl TopicProducer {
@@ -59,10 +63,13 @@ impl TopicProducer {
                 topic: topic.to_owned(),
                 source,
             })?;
+        let m = metrics();
         Ok(TopicProducer {
             topic: topic.to_owned(),
             producer,
             tally,
+            delivered: m.sink_records.with_label_values(&[topic]),
+            failures: m.sink_delivery_failures.with_label_values(&[topic]),
         })
     }
 
@@ -81,34 +88,40 @@ impl TopicProducer {
                 }
                 Err((error, _)) => {
                     tracing::error!(topic = self.topic, %error, "cannot queue a record");
-                    metrics()
-                        .sink_delivery_failures
-                        .with_label_values(&[&self.topic])
-                        .inc();
+                    self.failures.inc();
                     return;
                 }
             }
         }
     }
 
-    fn flush(&self, failed_before: &mut u64) {
+    fn flush(&self, counted: &mut Counted) {
         if let Err(error) = self.producer.flush(FLUSH_TIMEOUT) {
             tracing::error!(topic = self.topic, %error, "records not acknowledged in time");
         }
+        let acknowledged = self.tally.acknowledged();
+        if acknowledged > counted.acknowledged {
+            self.delivered.inc_by(acknowledged - counted.acknowledged);
+            counted.acknowledged = acknowledged;
+        }
         let failed = self.tally.failed();
-        if failed > *failed_before {
+        if failed > counted.failed {
             tracing::error!(
                 topic = self.topic,
-                failed = failed - *failed_before,
+                failed = failed - counted.failed,
                 "records refused by the broker"
             );
-            metrics()
-                .sink_delivery_failures
-                .with_label_values(&[&self.topic])
-                .inc_by(failed - *failed_before);
-            *failed_before = failed;
+            self.failures.inc_by(failed - counted.failed);
+            counted.failed = failed;
         }
     }
+}
+
+/// The producer's delivery tally as far as the metrics already count it.
+#[derive(Default)]
+struct Counted {
+    acknowledged: u64,
+    failed: u64,
 }
 
 /// Produces every record of `stream` to the producer's topic; `probe` observes progress
@@ -124,7 +137,7 @@ pub fn kafka_sink<'scope, D, F>(
 {
     let name = format!("KafkaSink({})", producer.topic);
     let mut unflushed: Option<Epoch> = None;
-    let mut failed_before = 0u64;
+    let mut counted = Counted::default();
     stream
         .unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
             Pipeline,
@@ -141,7 +154,7 @@ pub fn kafka_sink<'scope, D, F>(
                     });
                     if let Some(epoch) = unflushed {
                         if !frontier.frontier().less_equal(&epoch) {
-                            producer.flush(&mut failed_before);
+                            producer.flush(&mut counted);
                             unflushed = None;
                         }
                     } else {

@@ -21,12 +21,13 @@ use timely::dataflow::{ProbeHandle, Scope, Stream};
 
 use super::clock::PartitionClocks;
 use super::epoch::now_unix_ms;
+use super::lag::{SourceContext, STATISTICS_INTERVAL_MS};
 use super::ledger::{restored_positions, Ledger};
 use super::partitions::owned_partitions;
 use super::{Epoch, RawRecord};
 use crate::checkpoint::{CheckpointError, Checkpoints};
 use crate::config::{KafkaConfig, StartOffset};
-use crate::kafka::{client_config, ConsumerLogContext};
+use crate::kafka::client_config;
 use crate::metrics::metrics;
 use crate::sinks::alerts::FatalSlot;
 use corvid_connectors::raw_record::SourceMeta;
@@ -39,6 +40,8 @@ const POLL_TIME_BUDGET: Duration = Duration::from_millis(20);
 /// How soon an idle source looks again.
 const IDLE_RECHECK: Duration = Duration::from_millis(25);
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the raw source commits its read positions to `kafka.group_id`.
+const AUTO_COMMIT_INTERVAL_MS: &str = "5000";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -79,7 +82,7 @@ pub struct SourceSettings {
 
 /// A worker's assigned consumer, ready to be moved into the operator.
 pub struct OwnedPartitions {
-    consumer: Option<BaseConsumer<ConsumerLogContext>>,
+    consumer: Option<BaseConsumer<SourceContext>>,
     /// The partitions this worker owns.
     pub owned: Vec<i32>,
     topic: String,
@@ -103,13 +106,26 @@ impl OwnedPartitions {
         let topic = settings.topic.clone();
         let mut config = client_config(&settings.kafka);
         config
-            .set("group.id", "corvid-engine")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
+            .set("group.id", &settings.kafka.group_id)
+            // Every record handed to the engine stores its offset: the read position,
+            // which the statistics turn into consumer lag (see `lag`).
+            .set("enable.auto.offset.store", "true")
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+            // The raw source commits its read positions to the group every few seconds
+            // and when it closes, so an external lag exporter sees the lag, and sees it
+            // grow while the engine is stopped. Only for monitoring: partitions are
+            // assigned at explicit offsets (the checkpoint's or `kafka.start_offset`),
+            // never at the committed ones. Table topics are always read from the
+            // beginning; their positions are nobody's business.
+            .set(
+                "enable.auto.commit",
+                if settings.table { "false" } else { "true" },
+            )
+            .set("auto.commit.interval.ms", AUTO_COMMIT_INTERVAL_MS)
             // End-of-partition events tell the clocks a partition is caught up.
             .set("enable.partition.eof", "true");
-        let consumer: BaseConsumer<ConsumerLogContext> = config
-            .create_with_context(ConsumerLogContext)
+        let consumer: BaseConsumer<SourceContext> = config
+            .create_with_context(SourceContext)
             .map_err(|source| SourceError::Consumer {
                 brokers: settings.kafka.brokers.clone(),
                 source,
@@ -240,6 +256,11 @@ pub fn kafka_source<'scope>(
             mut ledger,
         } = partitions;
         let stop_at_end = settings.stop_at_end;
+        let received = (!settings.table).then(|| {
+            metrics()
+                .records_received
+                .with_label_values(&[settings.topic.as_str()])
+        });
         if consumer.is_none() || (stop_at_end && unfinished.is_empty()) {
             // Nothing to read: never hold back the frontier.
             capability = None;
@@ -321,8 +342,8 @@ pub fn kafka_source<'scope>(
                     .session(&cap.delayed(&epoch))
                     .give_container(&mut records);
             }
-            if !settings.table {
-                metrics().records_received.inc_by(emitted as u64);
+            if let Some(received) = &received {
+                received.inc_by(emitted as u64);
             }
             if late > 0 {
                 metrics().records_late.inc_by(late);

@@ -12,6 +12,11 @@
 //!   was produced or appended), aligned down to the tick, in milliseconds since the Unix
 //!   epoch. It is stored with the record, so a replay puts every record into the same
 //!   epoch ([`clock`]). Event time is data (`p_event_time`), never the timely time.
+//! * **Group offsets.** The raw source commits the positions it has read to
+//!   `kafka.group_id` (every few seconds and when it closes) so that lag stays
+//!   observable from outside, also while the engine is stopped. Only for that: partitions
+//!   are assigned at the checkpoint's positions or at `kafka.start_offset`, never at the
+//!   group's. Its consumer lag comes from librdkafka's statistics ([`lag`]).
 //! * **Ends.** In follow mode the source runs until shutdown is requested; with
 //!   `stop_at_end` it stops at the end offsets each partition had at start-up, which is
 //!   how the demo and batch replays finish.
@@ -19,6 +24,7 @@
 pub mod clock;
 pub mod epoch;
 pub mod kafka;
+pub mod lag;
 pub mod ledger;
 pub mod partitions;
 
