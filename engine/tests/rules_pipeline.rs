@@ -1,6 +1,6 @@
 //! Rules in the running engine against real Kafka: failing rules become rule errors and
-//! `RULE_ERROR` alerts without stopping the good ones, and the rules directory reloads
-//! while the engine runs.
+//! `RULE_ERROR` alerts without stopping the good ones (and its `/metrics` says so), and
+//! the rules directory reloads while the engine runs.
 
 mod common;
 
@@ -37,6 +37,74 @@ fn alerts(reader: &TopicReader) -> Vec<Value> {
         .iter()
         .map(|(_, payload, _)| serde_json::from_slice(payload).expect("alert JSON"))
         .collect()
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// One scrape of the engine's `/metrics`.
+struct Scrape(String);
+
+impl Scrape {
+    fn of(port: u16) -> Scrape {
+        let body = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+            .and_then(|response| response.error_for_status())
+            .and_then(|response| response.text())
+            .expect("GET /metrics");
+        Scrape(body)
+    }
+
+    /// The sum of the samples of `name` whose labels include `labels` (None: no such
+    /// sample).
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut found = None;
+        for line in self.0.lines().filter(|line| !line.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let (metric, label_text) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let wanted = labels
+                .iter()
+                .all(|(key, value)| label_text.contains(&format!("{key}=\"{value}\"")));
+            if metric == name && wanted {
+                let value: f64 = value.parse().expect("a sample value");
+                found = Some(found.unwrap_or(0.0) + value);
+            }
+        }
+        found
+    }
+}
+
+/// Scrapes until `done` holds (or panics after [`WAIT`]); returns that scrape.
+fn scrape_until(
+    port: u16,
+    engine: &mut Engine,
+    what: &str,
+    done: impl Fn(&Scrape) -> bool,
+) -> Scrape {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        engine.assert_running();
+        let scrape = Scrape::of(port);
+        if done(&scrape) {
+            return scrape;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; /metrics:\n{}\nengine log:\n{}",
+            scrape.0,
+            engine.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// Waits until the engine log shows `count` occurrences of `needle`.
@@ -80,7 +148,13 @@ fn raising_looping_and_broken_rules_are_rule_errors_while_good_rules_alert() {
         "def rule(event):\n    while True:\n        pass\n",
     );
     write_rule(&rules, "Test.Broken", "def rule(event)\n    return True\n");
-    let config = write_config(dir.path(), &run, Some(&rules), "rule_timeout_ms: 300\n");
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &run,
+        Some(&rules),
+        &format!("rule_timeout_ms: 300\nmetrics:\n  listen: 127.0.0.1:{port}\n"),
+    );
     let raw = format!("{run}.raw");
     send(
         dir.path(),
@@ -182,8 +256,132 @@ fn raising_looping_and_broken_rules_are_rule_errors_while_good_rules_alert() {
         .iter()
         .any(|r| r["p_rule_id"] == "Test.Raises" && r["p_rule_error_type"] == "KeyError"));
 
+    // What the running engine's /metrics says about all this.
+    let scrape = Scrape::of(port);
+    let rule = |name: &str, id: &str| scrape.sum(name, &[("rule_id", id)]).unwrap_or(0.0);
+    assert!(
+        rule("corvid_rule_errors_total", "Test.Raises") >= 2.0,
+        "{}",
+        scrape.0
+    );
+    assert_eq!(
+        rule("corvid_rule_timeouts_total", "Test.Loops"),
+        2.0,
+        "{}",
+        scrape.0
+    );
+    assert_eq!(rule("corvid_rule_timeouts_total", "Test.Raises"), 0.0);
+    for id in ["Osquery.OutsideOfficeLogin", "Test.Raises", "Test.Loops"] {
+        assert_eq!(
+            rule("corvid_rule_evaluation_seconds_count", id),
+            2.0,
+            "{id}: one evaluation per event; {}",
+            scrape.0
+        );
+        assert_eq!(rule("corvid_rule_evaluations_total", id), 2.0, "{id}");
+    }
+    assert!(rule("corvid_rule_evaluation_seconds_sum", "Test.Loops") >= 0.6);
+    assert!(
+        scrape
+            .sum(
+                "corvid_alerts_created_total",
+                &[
+                    ("rule_id", "Osquery.OutsideOfficeLogin"),
+                    ("severity", "HIGH")
+                ]
+            )
+            .is_some_and(|created| created >= 1.0),
+        "{}",
+        scrape.0
+    );
+    assert_eq!(
+        scrape.sum("corvid_records_received_total", &[("topic", &raw)]),
+        Some(2.0)
+    );
+    assert_eq!(
+        scrape.sum("corvid_build_info", &[("component", "engine")]),
+        Some(1.0),
+        "{}",
+        scrape.0
+    );
+    assert!(scrape
+        .sum("process_resident_memory_bytes", &[])
+        .is_some_and(|bytes| bytes > 0.0));
+    assert!(scrape
+        .sum("corvid_frontier_lag_seconds", &[("operator", "end")])
+        .is_some());
+
+    // Unparsable lines: the dead-letter count rises by exactly their number.
+    let dead_before = scrape.sum("corvid_dead_letters_total", &[]).unwrap_or(0.0);
+    let garbage: Vec<String> = (0..3).map(|i| format!("not json {i}")).collect();
+    send(dir.path(), "garbage.log", &raw, &garbage);
+    scrape_until(port, &mut engine, "three more dead letters", |scrape| {
+        scrape.sum("corvid_dead_letters_total", &[]).unwrap_or(0.0) >= dead_before + 3.0
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let scrape = Scrape::of(port);
+    assert_eq!(
+        scrape.sum("corvid_dead_letters_total", &[("source", "it-rules")]),
+        Some(dead_before + 3.0),
+        "{}",
+        scrape.0
+    );
+    // librdkafka's statistics (every 5 s) report the read position at the end.
+    scrape_until(
+        port,
+        &mut engine,
+        "consumer lag 0 on the raw topic",
+        |scrape| scrape.sum("corvid_kafka_consumer_lag", &[("topic", &raw)]) == Some(0.0),
+    );
+
     engine.assert_running();
     assert!(engine.stop().success());
+    // The stopped engine committed what it read to its consumer group: an external lag
+    // exporter sees 0 now, and the lag grows with every record produced while it is down.
+    let committed = committed_lag(&raw);
+    assert!(!committed.is_empty());
+    assert!(committed.iter().all(|&(_, lag)| lag == 0), "{committed:?}");
+}
+
+/// Per partition of `topic` that has records, high watermark minus the offset the
+/// engine's default group `corvid-engine` committed.
+fn committed_lag(topic: &str) -> Vec<(i32, i64)> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", common::brokers())
+        .set("group.id", "corvid-engine")
+        .create()
+        .expect("consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("metadata");
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        partitions.add_partition(topic, partition.id());
+    }
+    let committed = consumer
+        .committed_offsets(partitions, timeout)
+        .expect("committed offsets");
+    let mut lags = Vec::new();
+    for element in committed.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, element.partition(), timeout)
+            .expect("watermarks");
+        if high == 0 {
+            continue;
+        }
+        let committed = match element.offset() {
+            rdkafka::Offset::Offset(offset) => offset,
+            other => panic!(
+                "partition {} has records but no commit: {other:?}",
+                element.partition()
+            ),
+        };
+        lags.push((element.partition(), high - committed));
+    }
+    lags
 }
 
 #[test]
