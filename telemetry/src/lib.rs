@@ -31,11 +31,9 @@ pub struct MetricsConfig {
 pub enum TelemetryError {
     #[error("metrics.listen: {addr:?} is not a host:port address")]
     Address { addr: String },
-    #[error("metrics.listen: cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    // The OS error is in the message, not a `source`, so it is printed once.
+    #[error("metrics.listen: cannot listen on {addr}: {error}")]
+    Bind { addr: String, error: std::io::Error },
     #[error("metrics server: {0}")]
     Runtime(std::io::Error),
 }
@@ -91,9 +89,9 @@ pub fn serve(
         .ok_or_else(|| TelemetryError::Address {
             addr: listen.to_owned(),
         })?;
-    let listener = TcpListener::bind(address).map_err(|source| TelemetryError::Bind {
+    let listener = TcpListener::bind(address).map_err(|error| TelemetryError::Bind {
         addr: listen.to_owned(),
-        source,
+        error,
     })?;
     listener
         .set_nonblocking(true)
