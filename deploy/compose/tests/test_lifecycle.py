@@ -1,6 +1,6 @@
-"""launch up / status / down on a small stand-in topology (no Kafka): a script service, a
-one-shot another service waits for, and a long-running process; `down` stops only what `up`
-started, and a failed `up` stops what it had started."""
+"""launch up / status / stop / start / down on a small stand-in topology (no Kafka): a script
+service, a one-shot another service waits for, and a long-running process; `down` stops only
+what `up` started, a failed `up` stops what it had started, and `stop` / `start` one service."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def stack(tmp_path):
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
 
     def launch(verb, *args):
-        extra = ["-f", str(compose)] if verb not in ("down", "status") else []
+        extra = ["-f", str(compose)] if verb in ("up", "plan", "prepare") else []
         return subprocess.run([sys.executable, str(COMPOSE_DIR / "launcher.py"), verb, "--run-dir", str(run_dir),
                                *extra, *args], capture_output=True, text=True, env=env, timeout=120)
 
@@ -151,3 +151,40 @@ def test_a_failed_up_stops_what_it_started(stack):
     time.sleep(0.2)
     with pytest.raises(OSError):
         post(stack.sink_port)
+
+
+def test_stop_and_start_one_service(stack):
+    assert stack.launch("up").returncode == 0
+    state = json.loads((stack.run_dir / "state.json").read_text())
+    sink = next(p for p in state["processes"] if p["name"] == "sink")
+    assert post(stack.sink_port) == 200
+
+    answer = stack.launch("stop", "sink")
+    assert answer.returncode == 0, answer.stderr
+    with pytest.raises(ProcessLookupError):
+        os.killpg(sink["pgid"], 0)
+    with pytest.raises(OSError):
+        post(stack.sink_port)
+    assert subprocess.run([str(stack.stub), "status"]).returncode == 0  # the rest runs on
+    status = stack.launch("status")
+    assert status.returncode == 1 and "stopped by `launch stop`" in status.stdout, status.stdout
+    for wrong in ("store", "nothing-like-it"):  # a script service; no such service
+        answer = stack.launch("stop", wrong)
+        assert answer.returncode == 1 and wrong in answer.stderr
+
+    answer = stack.launch("start", "sink")
+    assert answer.returncode == 0, answer.stderr
+    deadline = time.time() + 10
+    while True:
+        try:
+            assert post(stack.sink_port) == 200
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    status = stack.launch("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert [c for c in stack.calls() if c != "status"] == ["up"]  # stop and start left the script service alone
+    assert stack.launch("down").returncode == 0
+    assert stack.calls()[-1] == "down"

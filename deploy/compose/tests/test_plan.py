@@ -229,3 +229,46 @@ def test_config_naming_a_scaled_service_is_refused(compose_copy, tmp_path):
         (COMPOSE_DIR / "config" / "forwarder.yml").read_text().replace("http://webhook-sink:8099/alerts", "http://engine:9464/x"))
     answer = launch("plan", compose_copy, tmp_path / "run", check=False)
     assert answer.returncode == 1 and "a service of 2 replicas" in answer.stderr, answer.stderr
+
+
+def test_rules_and_forwarder_config_from_elsewhere(tmp_path):
+    """CORVID_RULES_DIR and CORVID_FORWARDER_CONFIG (.env) move the two mounts, for compose
+    and the launcher alike; the launcher rewrites the forwarder file it is given."""
+    rules = tmp_path / "my-rules"
+    rules.mkdir()
+    forwarder = tmp_path / "my-forwarder.yml"
+    forwarder.write_text((COMPOSE_DIR / "config" / "forwarder.yml").read_text())
+    variables = {"CORVID_RULES_DIR": str(rules), "CORVID_FORWARDER_CONFIG": str(forwarder)}
+    compose = docker_compose_config(COMPOSE_DIR / "docker-compose.yml", **variables)
+    plan = plan_of(COMPOSE_DIR / "docker-compose.yml", tmp_path / "run",
+                   *[arg for name, value in variables.items() for arg in ("-e", f"{name}={value}")])
+    assert plan_compare.compare(compose, plan) == []
+    engine = plan["services"]["engine"]["processes"][0]
+    assert engine["paths"]["/etc/corvid/rules"] == str(rules)
+    files = plan["services"]["forwarder"]["processes"][0]["files"]
+    assert [f["from"] for f in files] == [str(forwarder)]
+
+
+def test_scrape_interval_option(tmp_path):
+    """--scrape-interval sets the generated Prometheus config's scrape and evaluation
+    interval (the live test's 1 s), keeps its jobs and targets, and passes promtool."""
+    compose_file = COMPOSE_DIR / "docker-compose.yml"
+
+    def generated(run_dir, *args):
+        launch("prepare", compose_file, run_dir, *args)
+        plan = json.loads((run_dir / "plan.json").read_text())
+        return Path(next(f["path"] for f in plan["services"]["prometheus"]["processes"][0]["files"] if f["prometheus"]))
+
+    default = yaml.safe_load(generated(tmp_path / "default").read_text())
+    path = generated(tmp_path / "fast", "--scrape-interval", "1s")
+    fast = yaml.safe_load(path.read_text())
+    assert default["global"]["scrape_interval"] == "5s"
+    assert fast["global"]["scrape_interval"] == "1s" and fast["global"]["evaluation_interval"] == "1s"
+    assert fast["scrape_configs"] == default["scrape_configs"] and fast["rule_files"] != []
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: scripts/ensure-debian.sh prometheus")
+    check = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    bad = launch("prepare", compose_file, tmp_path / "bad", "--scrape-interval", "fast", check=False)
+    assert bad.returncode == 1 and "--scrape-interval fast" in bad.stderr
