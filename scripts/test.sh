@@ -25,3 +25,8 @@ cargo run -q "${features[@]}" --bin corvid -- rules test rules
 # The deploy stack: docker-compose.yml and its schema, the native launcher's plan against it,
 # dashboards' and alerts' PromQL, promtool on the rules and configs (deploy/compose/check.sh).
 deploy/compose/check.sh
+# The same stack live: `launch up --engines 2` against the services above, Prometheus scraping
+# every process, planted faults measured, every panel's and alert's query answered
+# (deploy/compose/check-live.sh), with the binary of the steps above.
+cargo build -q "${features[@]}" --bin corvid
+CORVID_BIN=${CARGO_TARGET_DIR:-$root/target}/debug/corvid deploy/compose/check-live.sh
