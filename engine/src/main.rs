@@ -483,14 +483,7 @@ fn run_engine(args: RunArgs) -> Result<ExitCode> {
         peers_dns: args.peers_dns,
     }
     .resolve()?;
-    let shutdown = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal exits at once, for an engine stuck draining.
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
-            .context("installing signal handlers")?;
-        signal_hook::flag::register(signal, Arc::clone(&shutdown))
-            .context("installing signal handlers")?;
-    }
+    let shutdown = shutdown_on_signals()?;
     run(
         RunOptions {
             config,
@@ -540,13 +533,22 @@ fn connect_file(args: FileArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits `time`, or until SIGINT or SIGTERM.
-fn linger(time: Duration) -> Result<()> {
+/// A flag SIGINT and SIGTERM raise; a second signal exits at once, for a process stuck
+/// draining or in a delivery.
+fn shutdown_on_signals() -> Result<Arc<AtomicBool>> {
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
+            .context("installing signal handlers")?;
         signal_hook::flag::register(signal, Arc::clone(&shutdown))
             .context("installing signal handlers")?;
     }
+    Ok(shutdown)
+}
+
+/// Waits `time`, or until SIGINT or SIGTERM.
+fn linger(time: Duration) -> Result<()> {
+    let shutdown = shutdown_on_signals()?;
     tracing::info!(
         secs = time.as_secs_f64(),
         "serving /metrics until the linger time is over"
@@ -589,13 +591,7 @@ fn lag_exporter(args: LagExporterArgs) -> Result<ExitCode> {
         client,
         interval: Duration::from_secs_f64(args.interval_secs),
     };
-    let shutdown = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
-            .context("installing signal handlers")?;
-        signal_hook::flag::register(signal, Arc::clone(&shutdown))
-            .context("installing signal handlers")?;
-    }
+    let shutdown = shutdown_on_signals()?;
     let exporter = match LagExporter::start(config, &args.listen) {
         Err(LagExporterError::Metrics(error)) => {
             return Err(anyhow::Error::new(error).context("--listen"))
@@ -637,14 +633,7 @@ fn forward_alerts(args: AlertsForwarderArgs) -> Result<ExitCode> {
         }
         secs => secs.map(Duration::from_secs_f64),
     };
-    let shutdown = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal exits at once, for a forwarder stuck in a delivery.
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
-            .context("installing signal handlers")?;
-        signal_hook::flag::register(signal, Arc::clone(&shutdown))
-            .context("installing signal handlers")?;
-    }
+    let shutdown = shutdown_on_signals()?;
     let _metrics = corvid_connectors::alerts::metrics::serve(&config)?;
     let options = corvid_connectors::alerts::RunOptions { max_idle };
     let stats = corvid_connectors::alerts::run(&config, &options, &shutdown)?;

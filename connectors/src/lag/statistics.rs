@@ -1,14 +1,16 @@
-//! A group member's own lag, from librdkafka's statistics.
+//! A consumer's own lag, from librdkafka's statistics.
 //!
 //! With `statistics.interval.ms` set, librdkafka hands the client context a
 //! [`Statistics`] snapshot at that interval (served by `poll`). Each partition it knows
-//! reports `consumer_lag`: the high watermark (the last stable offset under
-//! `read_committed`) minus the consumer's position or committed offset, whichever is
-//! further. It is `-1` while unknown (no position or committed offset yet), and
-//! librdkafka lists an internal partition `-1` per topic; neither is a lag. Only the
-//! partitions assigned to this member (`desired`) count: a subscribed consumer knows
-//! every partition of its topics, and one it gave up in a rebalance may still carry
-//! offsets from when it was its own.
+//! reports two lags from its end (the high watermark, the last stable offset under
+//! `read_committed`): `consumer_lag_stored`, from the offset the application last stored
+//! (up to date at every report when the consumer stores what it reads, as the engine's
+//! source does), and `consumer_lag`, from the position or committed offset, whichever is
+//! further (it moves only as commits land). The stored one is used when known, else the
+//! other. Both are `-1` while unknown, and librdkafka lists an internal partition `-1`
+//! per topic; neither is a lag. Only the partitions assigned to this consumer
+//! (`desired`) count: a consumer knows every partition of its topics, and one it gave up
+//! in a rebalance (or that another engine worker reads) may still carry offsets.
 
 use std::collections::BTreeMap;
 
@@ -25,14 +27,13 @@ pub fn consumer_lags(statistics: &Statistics) -> BTreeMap<LagLabels, i64> {
             stats
                 .partitions
                 .iter()
-                .filter(|(&partition, partition_stats)| {
-                    partition >= 0 && partition_stats.desired && partition_stats.consumer_lag >= 0
-                })
-                .map(move |(partition, partition_stats)| {
-                    (
-                        vec![topic.clone(), partition.to_string()],
-                        partition_stats.consumer_lag,
-                    )
+                .filter(|(&partition, stats)| partition >= 0 && stats.desired)
+                .filter_map(move |(partition, stats)| {
+                    let lag = match stats.consumer_lag_stored {
+                        stored if stored >= 0 => stored,
+                        _ => stats.consumer_lag,
+                    };
+                    (lag >= 0).then(|| (vec![topic.clone(), partition.to_string()], lag))
                 })
         })
         .collect()
@@ -53,6 +54,7 @@ mod tests {
                 partition,
                 desired,
                 consumer_lag,
+                consumer_lag_stored: -1,
                 ..Partition::default()
             };
             (partition, stats)
@@ -65,6 +67,16 @@ mod tests {
                 partition(2, true, -1),
                 partition(3, false, 8),
                 partition(-1, true, 3),
+                (
+                    4,
+                    Partition {
+                        partition: 4,
+                        desired: true,
+                        consumer_lag: 30,
+                        consumer_lag_stored: 5,
+                        ..Partition::default()
+                    },
+                ),
             ]),
             ..Topic::default()
         };
@@ -75,6 +87,8 @@ mod tests {
         let expected = BTreeMap::from([
             (vec!["corvid.alerts".to_string(), "0".to_string()], 12),
             (vec!["corvid.alerts".to_string(), "1".to_string()], 0),
+            // The stored offset's lag wins over the committed one's.
+            (vec!["corvid.alerts".to_string(), "4".to_string()], 5),
         ]);
         assert_eq!(consumer_lags(&statistics), expected);
     }

@@ -23,46 +23,13 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, TopicPartitionList};
 
+use corvid_connectors::lag::statistics::consumer_lags;
+
 use crate::kafka::ConsumerLogContext;
 use crate::metrics::metrics;
 
 /// How often librdkafka reports statistics to the source consumers.
 pub const STATISTICS_INTERVAL_MS: &str = "5000";
-
-/// One partition's lag in a statistics report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionLag {
-    pub topic: String,
-    pub partition: i32,
-    /// Records between the read position and the partition's end.
-    pub records: i64,
-}
-
-/// The lags a statistics report gives for the partitions this consumer reads.
-pub fn partition_lags(statistics: &Statistics) -> Vec<PartitionLag> {
-    let mut lags = Vec::new();
-    for (name, topic) in &statistics.topics {
-        for partition in topic.partitions.values() {
-            if partition.partition < 0 || !partition.desired {
-                continue;
-            }
-            let records = match partition.consumer_lag_stored {
-                lag if lag >= 0 => lag,
-                _ => partition.consumer_lag,
-            };
-            if records < 0 {
-                continue;
-            }
-            lags.push(PartitionLag {
-                topic: name.clone(),
-                partition: partition.partition,
-                records,
-            });
-        }
-    }
-    lags.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    lags
-}
 
 /// The source consumers' rdkafka context: errors are logged as for every consumer,
 /// statistics become `corvid_kafka_consumer_lag`, failed position commits are logged.
@@ -70,11 +37,12 @@ pub struct SourceContext;
 
 impl ClientContext for SourceContext {
     fn stats(&self, statistics: Statistics) {
+        // Set, never replaced: every worker's consumer reports its own partitions into
+        // the one gauge of the process.
         let gauge = &metrics().kafka_consumer_lag;
-        for lag in partition_lags(&statistics) {
-            gauge
-                .with_label_values(&[lag.topic.as_str(), &lag.partition.to_string()])
-                .set(lag.records);
+        for (labels, lag) in consumer_lags(&statistics) {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            gauge.with_label_values(&labels).set(lag);
         }
     }
 
@@ -147,20 +115,10 @@ mod tests {
     #[test]
     fn lags_come_from_the_stored_offset_else_the_committed_one_for_owned_partitions() {
         let statistics: Statistics = serde_json::from_str(&report()).expect("statistics");
+        let lag = |partition: &str| vec!["corvid.raw".to_string(), partition.to_string()];
         assert_eq!(
-            partition_lags(&statistics),
-            [
-                PartitionLag {
-                    topic: "corvid.raw".into(),
-                    partition: 0,
-                    records: 25
-                },
-                PartitionLag {
-                    topic: "corvid.raw".into(),
-                    partition: 1,
-                    records: 40
-                },
-            ]
+            consumer_lags(&statistics),
+            std::collections::BTreeMap::from([(lag("0"), 25), (lag("1"), 40)])
         );
     }
 
