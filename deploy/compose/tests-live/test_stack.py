@@ -61,6 +61,19 @@ UNPLANTABLE = {
     "CorvidAlertTransactionsAborted": "only Kafka aborting an alerts transaction creates result=\"aborted\"",
 }
 
+SAMPLE = ROOT / "loadtest" / "samples" / "osquery_differential.log"
+
+
+def unparsable(lines: list[str]) -> int:
+    """Lines that are no JSON object (the sample logs hold one: a dead letter)."""
+    def is_object(line):
+        try:
+            return isinstance(json.loads(line), dict)
+        except ValueError:
+            return False
+    return sum(not is_object(line) for line in lines)
+
+
 CORVID = Path(os.environ.get("CORVID_BIN") or ROOT / "target" / "debug" / "corvid")
 
 
@@ -199,6 +212,7 @@ class Stack:
         self.prom = Prometheus(f"http://127.0.0.1:{self.prometheus_port}")
         self.started = time.time()
         self.garbage_source = f"live-garbage-{self.token}"
+        self.sample_source = f"live-sample-{self.token}"
         self.clock = time.time()
 
     def phase(self, what: str):
@@ -309,7 +323,7 @@ def stack(tmp_path_factory, request):
         s.corvid("loadtest", "scenario", "intrusion", "--events", "300", "--seed", "2", "--write-to", str(scenario))
         cloudtrail = (scenario / "AWS.CloudTrail.log").read_text().splitlines()
         s.produce_lines(cloudtrail[:50], "live-test-cloudtrail", "AWS.CloudTrail")
-        s.produce_lines((ROOT / "loadtest/samples/osquery_differential.log").read_text().splitlines(), "live-test-sample")
+        s.produce_lines(SAMPLE.read_text().splitlines(), s.sample_source)
         s.produce_lines(["the second unparsable line {"], s.garbage_source)
         s.phase("second wave produced")
         yield s
@@ -336,20 +350,21 @@ def test_every_component_is_scraped(stack):
 
 def test_dead_letters_rise_by_exactly_the_unparsable_lines(stack):
     total = "sum(corvid_dead_letters_total)"
-    # Everything produced so far read (nothing left behind the group) and parsed (the
-    # count still for a while).
+    # Everything produced so far counted: the fixture's last dead letters (its two
+    # unparsable lines, the sample's one), nothing left behind the group, the count still.
+    count = lambda source: stack.prom.value(f'sum(corvid_dead_letters_total{{source="{source}"}})')  # noqa: E731
+    wait_for("the fixture's dead letters counted",
+             lambda: count(stack.garbage_source) == 2
+             and count(stack.sample_source) == unparsable(SAMPLE.read_text().splitlines()), timeout=120)
     wait_for("the engines caught up", lambda: stack.prom.value("sum(corvid_consumer_group_lag)") == 0, timeout=120)
-    before = stack.prom.settled(total, quiet=4, timeout=60)
-    source = f'sum(corvid_dead_letters_total{{source="{stack.garbage_source}"}})'
-    before_source = stack.prom.value(source)
+    before = stack.prom.settled(total, quiet=6, timeout=60)
     stack.produce_lines([f"garbage line {i} of the live test, not JSON {{" for i in range(DEAD_LETTER_LINES)],
                         stack.garbage_source)
     after = stack.prom.settled(total, quiet=5, timeout=90, at_least=before + DEAD_LETTER_LINES)
     print(f"dead letters: planted {DEAD_LETTER_LINES}, sum(corvid_dead_letters_total) {before:.0f} -> {after:.0f}")
     stack.phase("dead letters counted")
     assert after - before == DEAD_LETTER_LINES
-    assert before_source == 2  # the fixture's two waves
-    assert stack.prom.value(source) == 2 + DEAD_LETTER_LINES
+    assert count(stack.garbage_source) == 2 + DEAD_LETTER_LINES
 
 
 def test_the_raising_rule_counts_its_errors(stack):
@@ -448,7 +463,7 @@ def test_stopped_engines_grow_the_group_lag_by_what_is_produced(stack):
              lambda: stack.prom.query(engine_down["query"]), timeout=30)
     # The engines' last commits, read by the exporter (every 5 s) and scraped.
     before = stack.prom.settled(lag, quiet=8, timeout=60)
-    sample = (ROOT / "loadtest/samples/osquery_differential.log").read_text().splitlines()
+    sample = SAMPLE.read_text().splitlines()
     stack.produce_lines([sample[i % len(sample)] for i in range(LAG_RECORDS)], f"live-lag-{stack.token}")
     after = stack.prom.settled(lag, quiet=8, timeout=60, at_least=before + LAG_RECORDS)
     print(f"consumer group lag with the engines stopped: {before:.0f} -> {after:.0f} after {LAG_RECORDS} records")
