@@ -27,8 +27,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -40,6 +38,7 @@ ROOT = COMPOSE_DIR.parents[1]
 sys.path.insert(0, str(COMPOSE_DIR))
 
 import queries  # noqa: E402
+import render_dashboard  # noqa: E402
 
 ENGINES = 2
 SCRAPE = "1s"
@@ -161,15 +160,7 @@ class Prometheus:
         self.url = url
 
     def get(self, path: str, **params) -> dict:
-        request = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
-        try:
-            with urllib.request.urlopen(request, timeout=15) as answer:
-                body = json.load(answer)
-        except urllib.error.HTTPError as error:
-            body = json.load(error)
-        if body.get("status") != "success":
-            raise RuntimeError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
-        return body["data"]
+        return render_dashboard.prometheus(self.url, path, params)
 
     def query(self, expr: str) -> list[dict]:
         return self.get("/api/v1/query", query=expr)["result"]
