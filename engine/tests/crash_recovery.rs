@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::{alert_versions, brokers, corvid, lake_row_ids, unique, write_busy_rules};
+use common::{alert_versions, corvid, lake_row_ids, unique, write_busy_rules};
 
 const EVENTS: &str = "200000";
 const DATE: &str = "2026-11-27";
@@ -43,18 +43,14 @@ fn input() -> &'static Input {
 }
 
 fn write_config(dir: &Path, run: &str, raw: &str, rules: &Path) -> PathBuf {
-    let config = dir.join(format!("{run}.yml"));
-    std::fs::write(
-        &config,
-        format!(
-            "kafka:\n  brokers: {}\ntopics:\n  raw: {raw}\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  rule_errors: {run}.rule-errors\n  rule_matches: {run}.rule-matches\n  partitions: 4\nrules_dir: {}\nrules_reload_secs: 0\nstate_dir: {}\nworkers: 2\nepoch_ms: 50\nalerts:\n  progress_topic: {run}.progress\ncheckpoint:\n  interval_secs: 0.15\n",
-            brokers(),
-            rules.display(),
-            dir.join(format!("{run}-state")).display()
-        ),
-    )
-    .expect("write config");
-    config
+    let setup = common::CheckpointRun {
+        raw,
+        rules,
+        workers: 2,
+        epoch_ms: 50,
+        interval_secs: 0.15,
+    };
+    common::write_checkpoint_config(dir, run, &setup)
 }
 
 /// What a run leaves: the alert versions and the lake's rows.

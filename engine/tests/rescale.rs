@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{alert_versions, brokers, corvid, lake_row_ids, unique, write_busy_rules};
+use common::{alert_versions, corvid, lake_row_ids, unique, write_busy_rules};
 
 const EVENTS: &str = "30000";
 
@@ -40,18 +40,14 @@ fn input() -> &'static Input {
 }
 
 fn write_config(dir: &Path, run: &str, raw: &str, rules: &Path) -> PathBuf {
-    let config = dir.join(format!("{run}.yml"));
-    std::fs::write(
-        &config,
-        format!(
-            "kafka:\n  brokers: {}\ntopics:\n  raw: {raw}\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  rule_errors: {run}.rule-errors\n  rule_matches: {run}.rule-matches\n  partitions: 4\nrules_dir: {}\nrules_reload_secs: 0\nstate_dir: {}\nworkers: 1\nepoch_ms: 100\nalerts:\n  progress_topic: {run}.progress\ncheckpoint:\n  interval_secs: 0.2\n",
-            brokers(),
-            rules.display(),
-            dir.join(format!("{run}-state")).display()
-        ),
-    )
-    .expect("write config");
-    config
+    let setup = common::CheckpointRun {
+        raw,
+        rules,
+        workers: 1,
+        epoch_ms: 100,
+        interval_secs: 0.2,
+    };
+    common::write_checkpoint_config(dir, run, &setup)
 }
 
 /// Two free local ports as a hostfile.

@@ -515,6 +515,36 @@ pub fn write_busy_rules(dir: &Path) -> PathBuf {
     rules
 }
 
+/// How a run of the checkpoint tests (crash recovery, rescale) is set up.
+pub struct CheckpointRun<'a> {
+    pub raw: &'a str,
+    pub rules: &'a Path,
+    pub workers: usize,
+    pub epoch_ms: u64,
+    pub interval_secs: f64,
+}
+
+/// Writes `dir/<run>.yml`: the shared raw topic, the run's own output topics and state
+/// directory (`dir/<run>-state`), checkpoints every `interval_secs`.
+pub fn write_checkpoint_config(dir: &Path, run: &str, setup: &CheckpointRun) -> PathBuf {
+    let config = dir.join(format!("{run}.yml"));
+    std::fs::write(
+        &config,
+        format!(
+            "kafka:\n  brokers: {}\ntopics:\n  raw: {}\n  alerts: {run}.alerts\n  dead_letters: {run}.dead\n  rule_errors: {run}.rule-errors\n  rule_matches: {run}.rule-matches\n  partitions: 4\nrules_dir: {}\nrules_reload_secs: 0\nstate_dir: {}\nworkers: {}\nepoch_ms: {}\nalerts:\n  progress_topic: {run}.progress\ncheckpoint:\n  interval_secs: {}\n",
+            brokers(),
+            setup.raw,
+            setup.rules.display(),
+            dir.join(format!("{run}-state")).display(),
+            setup.workers,
+            setup.epoch_ms,
+            setup.interval_secs,
+        ),
+    )
+    .expect("write config");
+    config
+}
+
 /// Produces the intrusion scenario of `date` (with `events` background events) to the
 /// raw topic of `config`, through `corvid loadtest scenario intrusion`.
 pub fn produce_scenario(config: &Path, date: &str, events: &str) {
