@@ -57,7 +57,7 @@ impl ConnectorMetrics {
         let labels = [connector, source];
         DeliveryCounters {
             records: self.records.with_label_values(&labels),
-            bytes: self.bytes.with_label_values(&labels),
+            bytes: Some(self.bytes.with_label_values(&labels)),
             failures: self.failures.with_label_values(&labels),
         }
     }

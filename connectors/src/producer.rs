@@ -53,8 +53,8 @@ pub struct DeliveryTally {
 pub struct DeliveryCounters {
     /// Records the broker acknowledged.
     pub records: IntCounter,
-    /// Payload bytes of those records.
-    pub bytes: IntCounter,
+    /// Payload bytes of those records, where they are counted.
+    pub bytes: Option<IntCounter>,
     /// Records the broker refused (or that timed out in librdkafka's queue).
     pub failures: IntCounter,
 }
@@ -96,7 +96,9 @@ impl ProducerContext for TallyContext {
                 self.0.acknowledged.fetch_add(1, Ordering::AcqRel);
                 if let Some(counters) = &self.0.counters {
                     counters.records.inc();
-                    counters.bytes.inc_by(message.payload_len() as u64);
+                    if let Some(bytes) = &counters.bytes {
+                        bytes.inc_by(message.payload_len() as u64);
+                    }
                 }
             }
             Err((err, message)) => {

@@ -21,7 +21,7 @@ use timely::dataflow::{ProbeHandle, Stream};
 use crate::config::KafkaConfig;
 use crate::metrics::metrics;
 use crate::source::Epoch;
-use corvid_connectors::producer::{producer_config, DeliveryTally, TallyContext};
+use corvid_connectors::producer::{producer_config, DeliveryCounters, DeliveryTally, TallyContext};
 use prometheus::IntCounter;
 
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -44,15 +44,22 @@ pub struct SinkError {
 pub struct TopicProducer {
     topic: String,
     producer: ThreadedProducer<TallyContext>,
+    /// Feeds `corvid_sink_records_total` and `corvid_sink_delivery_failures_total` as
+    /// delivery reports arrive.
     tally: Arc<DeliveryTally>,
-    /// `corvid_sink_records_total` and `corvid_sink_delivery_failures_total` of the topic.
-    delivered: IntCounter,
+    /// `corvid_sink_delivery_failures_total` of the topic, for records never queued.
     failures: IntCounter,
 }
 
 impl TopicProducer {
     pub fn connect(kafka: &KafkaConfig, topic: &str) -> Result<TopicProducer, SinkError> {
-        let tally = Arc::new(DeliveryTally::default());
+        let m = metrics();
+        let failures = m.sink_delivery_failures.with_label_values(&[topic]);
+        let tally = Arc::new(DeliveryTally::counting(DeliveryCounters {
+            records: m.sink_records.with_label_values(&[topic]),
+            bytes: None,
+            failures: failures.clone(),
+        }));
         let mut config = producer_config(&kafka.brokers);
         for (key, value) in &kafka.client {
             config.set(key, value);
@@ -63,13 +70,11 @@ impl TopicProducer {
                 topic: topic.to_owned(),
                 source,
             })?;
-        let m = metrics();
         Ok(TopicProducer {
             topic: topic.to_owned(),
             producer,
             tally,
-            delivered: m.sink_records.with_label_values(&[topic]),
-            failures: m.sink_delivery_failures.with_label_values(&[topic]),
+            failures,
         })
     }
 
@@ -95,33 +100,20 @@ impl TopicProducer {
         }
     }
 
-    fn flush(&self, counted: &mut Counted) {
+    fn flush(&self, failed_before: &mut u64) {
         if let Err(error) = self.producer.flush(FLUSH_TIMEOUT) {
             tracing::error!(topic = self.topic, %error, "records not acknowledged in time");
         }
-        let acknowledged = self.tally.acknowledged();
-        if acknowledged > counted.acknowledged {
-            self.delivered.inc_by(acknowledged - counted.acknowledged);
-            counted.acknowledged = acknowledged;
-        }
         let failed = self.tally.failed();
-        if failed > counted.failed {
+        if failed > *failed_before {
             tracing::error!(
                 topic = self.topic,
-                failed = failed - counted.failed,
+                failed = failed - *failed_before,
                 "records refused by the broker"
             );
-            self.failures.inc_by(failed - counted.failed);
-            counted.failed = failed;
+            *failed_before = failed;
         }
     }
-}
-
-/// The producer's delivery tally as far as the metrics already count it.
-#[derive(Default)]
-struct Counted {
-    acknowledged: u64,
-    failed: u64,
 }
 
 /// Produces every record of `stream` to the producer's topic; `probe` observes progress
@@ -137,7 +129,7 @@ pub fn kafka_sink<'scope, D, F>(
 {
     let name = format!("KafkaSink({})", producer.topic);
     let mut unflushed: Option<Epoch> = None;
-    let mut counted = Counted::default();
+    let mut failed_before = 0u64;
     stream
         .unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
             Pipeline,
@@ -154,7 +146,7 @@ pub fn kafka_sink<'scope, D, F>(
                     });
                     if let Some(epoch) = unflushed {
                         if !frontier.frontier().less_equal(&epoch) {
-                            producer.flush(&mut counted);
+                            producer.flush(&mut failed_before);
                             unflushed = None;
                         }
                     } else {
