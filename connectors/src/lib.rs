@@ -14,9 +14,13 @@
 
 pub mod alerts;
 pub mod file;
+pub mod http;
+pub mod ingest;
 pub mod lag;
 pub mod metrics;
 pub mod producer;
 pub mod raw_record;
+pub mod s3;
+pub mod syslog;
 pub mod table;
 pub mod topics;

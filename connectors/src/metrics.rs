@@ -1,4 +1,4 @@
-//! The metrics every log connector reports (`docs/metrics.md`, "File connector"):
+//! The metrics every log connector reports (`docs/metrics.md`, "Log connectors"):
 //! `corvid_connector_records_total`, `corvid_connector_bytes_total` and
 //! `corvid_connector_delivery_failures_total`, labelled by `connector` (`file`, …) and
 //! `source` (the source id).

@@ -34,6 +34,9 @@ pub enum ProduceError {
         failed: u64,
         first_error: String,
     },
+    /// One record the broker refused (or librdkafka gave up on).
+    #[error("Kafka did not acknowledge a record: {reason}")]
+    Refused { reason: String },
     #[error("timed out after {0:?} waiting for the broker to acknowledge records")]
     FlushTimeout(Duration),
 }

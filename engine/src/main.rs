@@ -117,8 +117,18 @@ struct RunArgs {
 
 #[derive(Subcommand)]
 enum ConnectCommand {
-    /// Read a file of log lines into a raw topic, one record per line, keyed by the file.
+    /// Read a file of log lines into a raw topic, one record per line, keyed by the file;
+    /// with --config, tail files and globs across rotation with durable positions
+    /// (docs/connect-file.md).
     File(FileArgs),
+    /// Read objects under S3 (or local object store) prefixes into a raw topic, with a
+    /// durable cursor of completed objects (docs/connect-s3.md).
+    S3(S3Args),
+    /// Serve HTTP(S) ingest: NDJSON or text bodies per source with bearer tokens, and
+    /// osquery's TLS logger protocol (docs/connect-http.md).
+    Http(ConnectorConfigArgs),
+    /// Receive syslog over UDP, TCP and TLS (RFC 6587 framings) (docs/connect-syslog.md).
+    Syslog(ConnectorConfigArgs),
     /// Forward alerts from the alerts topic to Slack, PagerDuty, Teams, Opsgenie, Jira,
     /// GitHub issues, Asana and webhooks.
     Alerts(AlertsForwarderArgs),
@@ -126,6 +136,24 @@ enum ConnectCommand {
     /// file: changed and new rows are written, unchanged ones skipped, missing keys
     /// tombstoned. docs/connect-table.md.
     Table(TableArgs),
+}
+
+#[derive(Args)]
+struct ConnectorConfigArgs {
+    /// Connector config file (YAML). Keys: docs/config.md, "Connectors".
+    #[arg(long, short)]
+    config: PathBuf,
+}
+
+#[derive(Args)]
+struct S3Args {
+    /// Connector config file (YAML). Keys: docs/config.md, "Connectors".
+    #[arg(long, short)]
+    config: PathBuf,
+    /// List once, read every object not yet completed, and exit; without it, poll until
+    /// stopped.
+    #[arg(long)]
+    once: bool,
 }
 
 #[derive(Args)]
@@ -185,21 +213,25 @@ struct LagExporterArgs {
 
 #[derive(Args)]
 struct FileArgs {
+    /// Tail the files and globs of this config file (YAML; keys: docs/config.md,
+    /// "Connectors") until stopped, instead of sending one file.
+    #[arg(long, short, conflicts_with_all = ["path", "source_id", "log_types", "linger_secs"])]
+    config: Option<PathBuf>,
     /// The file to read.
-    #[arg(long)]
-    path: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    path: Option<PathBuf>,
     /// Raw topic to write to.
     #[arg(long, default_value = "corvid.raw")]
     topic: String,
     /// Source id (becomes `p_source_id`).
-    #[arg(long)]
-    source_id: String,
+    #[arg(long, required_unless_present = "config")]
+    source_id: Option<String>,
     /// Source label (becomes `p_source_label`).
     #[arg(long, default_value = "")]
     source_label: String,
     /// Comma-separated log types the file may hold, e.g. `Osquery.Differential`.
-    #[arg(long)]
-    log_types: String,
+    #[arg(long, required_unless_present = "config")]
+    log_types: Option<String>,
     /// Kafka bootstrap servers.
     #[arg(long, default_value = "127.0.0.1:9092")]
     brokers: String,
@@ -397,6 +429,21 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_engine(args),
         Command::Connect(ConnectCommand::File(args)) => connect_file(args),
+        Command::Connect(ConnectCommand::S3(args)) => {
+            let shutdown = shutdown_on_signals()?;
+            corvid_connectors::s3::run_from_file(&args.config, args.once, shutdown)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connect(ConnectCommand::Http(args)) => {
+            let shutdown = shutdown_on_signals()?;
+            corvid_connectors::http::run_from_file(&args.config, shutdown)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connect(ConnectCommand::Syslog(args)) => {
+            let shutdown = shutdown_on_signals()?;
+            corvid_connectors::syslog::run_from_file(&args.config, shutdown)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Connect(ConnectCommand::Alerts(args)) => forward_alerts(args),
         Command::Connect(ConnectCommand::Table(args)) => connect_table(args),
         Command::Rules(RulesCommand::Test {
@@ -500,6 +547,16 @@ fn run_engine(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn connect_file(args: FileArgs) -> Result<ExitCode> {
+    if let Some(config) = &args.config {
+        let shutdown = shutdown_on_signals()?;
+        corvid_connectors::file::tail::run_from_file(config, shutdown)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(path), Some(source_id), Some(log_types)) =
+        (args.path, args.source_id, args.log_types)
+    else {
+        bail!("--path, --source-id and --log-types are required without --config");
+    };
     if !(args.linger_secs.is_finite() && args.linger_secs >= 0.0) {
         bail!("--linger-secs: must be a non-negative number");
     }
@@ -511,14 +568,14 @@ fn connect_file(args: FileArgs) -> Result<ExitCode> {
         .transpose()
         .context("--metrics-listen")?;
     let config = FileSourceConfig {
-        path: args.path,
+        path,
         brokers: args.brokers,
         topic: args.topic,
         partitions: args.partitions,
         meta: SourceMeta {
-            source_id: args.source_id,
+            source_id,
             source_label: args.source_label,
-            log_types: SourceMeta::parse_log_types(&args.log_types),
+            log_types: SourceMeta::parse_log_types(&log_types),
         },
     };
     let sent = send_file(&config, &metrics);

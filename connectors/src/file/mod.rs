@@ -8,6 +8,8 @@
 //! Delivery reports feed [`ConnectorMetrics`] as they arrive, labelled
 //! `connector="file"` and `source=<source id>`.
 
+pub mod tail;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

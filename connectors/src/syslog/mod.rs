@@ -1,0 +1,15 @@
+//! `corvid connect syslog` (issue 10; being built).
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyslogError {
+    #[error("corvid connect syslog is not built yet")]
+    NotBuilt,
+}
+
+pub fn run_from_file(_config: &Path, _shutdown: Arc<AtomicBool>) -> Result<(), SyslogError> {
+    Err(SyslogError::NotBuilt)
+}
