@@ -3,6 +3,7 @@
 # sudo unless this runs as root); does nothing when all are there.
 #
 #   scripts/ensure-debian.sh docker-compose prometheus
+#   scripts/ensure-debian.sh kcat          # make connectors-bench's baseline producer
 #
 # Recommended packages are left out (docker-compose would otherwise bring the Docker engine).
 # Under systemd, Debian's `prometheus` package starts a system Prometheus on :9090 when it is

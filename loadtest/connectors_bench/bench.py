@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""Corvid's log connectors against kcat, producing the same lines into the real broker.
+
+Generates N deterministic syslog lines once, then, each into a fresh topic of the same
+partition count:
+
+* kcat -P -l (the baseline: librdkafka's own command-line producer, same settings as the
+  connectors: idempotence, lz4, linger.ms=5, one key and the three source headers);
+* each connector of the release `corvid` binary, fed the same lines by a separate feeder
+  (the connector's own process is measured, never the feeder).
+
+A case is done when the topic's high watermarks sum to exactly N; fewer (stalled) or more
+(duplicates) fails the case loudly and the run exits non-zero. CPU time is the
+connector's (or kcat's) utime+stime: from wait4 for one-shot processes, from
+/proc/<pid>/stat just before stopping a long-running connector. records per CPU-second
+is records/s per core; each connector's ratio is to kcat's figure in the same run.
+
+Run from the project venv (confluent-kafka, boto3, requests):
+    .venv/bin/python loadtest/connectors_bench/bench.py --lines 300000
+"""
+
+import argparse
+import gzip
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[2]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SOURCE = {"source_id": "bench", "source_label": "bench", "log_types": "Syslog.RFC5424"}
+# The connectors' producer settings (connectors/src/producer.rs, producer_config), given
+# to kcat too so both sides batch and compress alike.
+KCAT_SETTINGS = {
+    "enable.idempotence": "true",
+    "compression.type": "lz4",
+    "linger.ms": "5",
+}
+HTTP_BATCH = 1000
+HTTP_CLIENTS = 4
+S3_OBJECTS = 10
+STALL_SECS = 60
+
+
+class NotAvailable(Exception):
+    """The connector is not built in this binary (or lacks what the case needs)."""
+
+
+class ShortCount(Exception):
+    """The topic did not reach exactly N records: a failure, never a figure."""
+
+
+# ---------------------------------------------------------------- lines and topics
+
+
+def generate_lines(count, seed=10):
+    """RFC 5424 sshd lines of ~250 bytes; the same count and seed give the same bytes."""
+    rng = random.Random(seed)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    lines = []
+    for i in range(count):
+        seconds = i * 86400 // max(count, 1)
+        stamp = "2026-11-28T%02d:%02d:%02d.%03dZ" % (
+            seconds // 3600, seconds // 60 % 60, seconds % 60, rng.randrange(1000))
+        fingerprint = "".join(rng.choice(alphabet) for _ in range(43))
+        lines.append(
+            f"<38>1 {stamp} web-{rng.randrange(200):03d}.corp.example.com sshd "
+            f"{rng.randrange(1000, 65536)} AUTH [origin ip=\"10.0.{rng.randrange(256)}.{rng.randrange(256)}\"]"
+            f"[meta sequenceId=\"{i}\"] Accepted publickey for user{rng.randrange(5000)} from "
+            f"198.51.100.{rng.randrange(256)} port {rng.randrange(1024, 65536)} ssh2: "
+            f"ED25519 SHA256:{fingerprint}")
+    return lines
+
+
+class Broker:
+    def __init__(self, brokers, partitions):
+        self.brokers = brokers
+        self.partitions = partitions
+        self.admin = AdminClient({"bootstrap.servers": brokers})
+        self.consumer = Consumer({
+            "bootstrap.servers": brokers, "group.id": "corvid-connectors-bench",
+            "enable.auto.commit": "false"})
+
+    def fresh_topic(self, name):
+        futures = self.admin.create_topics([NewTopic(name, self.partitions, 1)])
+        futures[name].result(30)
+        return name
+
+    def count(self, topic):
+        """Sum of the partitions' high watermarks: records written (no compaction here)."""
+        return sum(
+            self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(self.partitions))
+
+    def wait_for(self, topic, expected, alive=lambda: True, timeout=900):
+        """Polls until the topic holds `expected` records; returns the monotonic time it
+        did. Raises ShortCount on a stall, a dead producer with too few, or too many."""
+        start = last_change = time.monotonic()
+        last = -1
+        while True:
+            now = time.monotonic()
+            got = self.count(topic)
+            if got > expected:
+                raise ShortCount(f"{topic}: {got} records for {expected} lines (duplicates)")
+            if got == expected:
+                # A late duplicate would still show: look once more after a moment.
+                time.sleep(0.5)
+                again = self.count(topic)
+                if again != expected:
+                    raise ShortCount(f"{topic}: {again} records for {expected} lines (duplicates)")
+                return now
+            if got != last:
+                last, last_change = got, now
+            if not alive():
+                time.sleep(1)
+                got = self.count(topic)
+                if got != expected:
+                    raise ShortCount(f"{topic}: producer exited with {got} of {expected} records")
+                return time.monotonic()
+            if now - last_change > STALL_SECS or now - start > timeout:
+                raise ShortCount(f"{topic}: stuck at {got} of {expected} records")
+            time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def proc_cpu_secs(pid):
+    """utime+stime of every thread of `pid` so far (/proc/<pid>/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def run_to_exit(argv, stderr_path, timeout=900):
+    """Runs a one-shot producer; returns (exit code, wall secs, CPU secs from wait4)."""
+    with open(stderr_path, "wb") as stderr:
+        start = time.monotonic()
+        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
+        timer = threading.Timer(timeout, child.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.monotonic() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, wall, usage.ru_utime + usage.ru_stime
+
+
+def tail(path, lines=15):
+    text = Path(path).read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def not_built(stderr_path):
+    return "not built yet" in Path(stderr_path).read_text(errors="replace")
+
+
+class Connector:
+    """A long-running `corvid connect …`: started, measured, stopped with SIGTERM."""
+
+    def __init__(self, argv, stderr_path):
+        self.stderr_path = stderr_path
+        self.stderr = open(stderr_path, "wb")
+        self.child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.stderr)
+
+    def alive(self):
+        return self.child.poll() is None
+
+    def fail_if_exited(self, what):
+        if not self.alive():
+            if not_built(self.stderr_path):
+                raise NotAvailable("not built in this binary")
+            raise ShortCount(f"{what} exited with {self.child.returncode}:\n{tail(self.stderr_path)}")
+
+    def wait_for_port(self, port, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.fail_if_exited(what)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise ShortCount(f"{what}: nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+    def cpu_secs(self):
+        return proc_cpu_secs(self.child.pid)
+
+    def stop(self):
+        if self.alive():
+            self.child.send_signal(signal.SIGTERM)
+            try:
+                self.child.wait(60)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+                self.child.wait()
+        self.stderr.close()
+        return self.child.returncode
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------- cases
+# Each returns (wall secs, CPU secs) of the producer for exactly N records in its topic.
+
+
+def case_kcat(bench, topic):
+    argv = ["kcat", "-P", "-q", "-b", bench.broker.brokers, "-t", topic, "-k", "bench",
+            "-z", KCAT_SETTINGS["compression.type"], "-l", str(bench.lines_path)]
+    for key, value in SOURCE.items():
+        argv += ["-H", f"{key}={value}"]
+    for key, value in KCAT_SETTINGS.items():
+        argv += ["-X", f"{key}={value}"]
+    print("  kcat:", " ".join(argv), flush=True)
+    code, wall, cpu = run_to_exit(argv, bench.work / "kcat.stderr")
+    if code != 0:
+        raise ShortCount(f"kcat exited with {code}:\n{tail(bench.work / 'kcat.stderr')}")
+    bench.broker.wait_for(topic, bench.count, alive=lambda: False)
+    return wall, cpu
+
+
+def case_file_once(bench, topic):
+    """`corvid connect file --path`: one file read once, returning after every ack."""
+    stderr = bench.work / "file-once.stderr"
+    argv = [bench.corvid, "connect", "file", "--path", str(bench.lines_path),
+            "--source-id", SOURCE["source_id"], "--log-types", SOURCE["log_types"],
+            "--brokers", bench.broker.brokers, "--topic", topic,
+            "--partitions", str(bench.broker.partitions)]
+    code, wall, cpu = run_to_exit(argv, stderr)
+    if code != 0:
+        raise ShortCount(f"connect file exited with {code}:\n{tail(stderr)}")
+    bench.broker.wait_for(topic, bench.count, alive=lambda: False)
+    return wall, cpu
+
+
+def streaming(bench, name, topic, config_yaml, port=None, feed=None):
+    """Starts `corvid connect <name> --config`, feeds it from a thread (or not, when the
+    input is already in place), waits for exactly N records, reads the CPU, stops it."""
+    config = bench.work / f"{name}.yml"
+    config.write_text(config_yaml)
+    stderr = bench.work / f"{name}.stderr"
+    connector = Connector([bench.corvid, "connect", name, "--config", str(config)], stderr)
+    try:
+        if port is not None:
+            connector.wait_for_port(port, f"connect {name}")
+        start = time.monotonic()
+        errors = []
+        if feed is not None:
+            def run_feed():
+                try:
+                    feed()
+                except Exception as error:  # reported below: the count will fall short
+                    errors.append(error)
+            threading.Thread(target=run_feed, daemon=True).start()
+        else:
+            time.sleep(0.2)
+            connector.fail_if_exited(f"connect {name}")
+        try:
+            done = bench.broker.wait_for(topic, bench.count, alive=connector.alive)
+        except ShortCount:
+            connector.fail_if_exited(f"connect {name}")
+            if errors:
+                raise ShortCount(f"connect {name}: feeder failed: {errors[0]}")
+            raise
+        cpu = connector.cpu_secs()
+        return done - start, cpu
+    finally:
+        code = connector.stop()
+        if code not in (0, None, -signal.SIGTERM):
+            print(f"  connect {name} exited with {code} on SIGTERM:\n{tail(stderr)}", flush=True)
+
+
+def kafka_yaml(bench, topic):
+    return (f"kafka:\n  brokers: {bench.broker.brokers}\n  topic: {topic}\n"
+            f"  partitions: {bench.broker.partitions}\n")
+
+
+CASES = {
+    "kcat": case_kcat,
+    "file": case_file_once,
+}
+
+
+# ---------------------------------------------------------------- the run
+
+
+class Bench:
+    pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--corvid", default=str(ROOT / "target/release/corvid"))
+    parser.add_argument("--brokers", default="127.0.0.1:9092")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--s3-endpoint", default="http://127.0.0.1:9000")
+    parser.add_argument("--bucket", default="corvid-lake")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help="comma-separated, in order (default: %(default)s)")
+    parser.add_argument("--out", default=str(ROOT / "target/connectors-bench.json"),
+                        help="JSON result file (default: %(default)s)")
+    args = parser.parse_args()
+    cases = [name.strip() for name in args.cases.split(",") if name.strip()]
+    unknown = [name for name in cases if name not in CASES]
+    if unknown or "kcat" not in cases:
+        parser.error(f"--cases: unknown {unknown}" if unknown else "--cases: kcat is the baseline")
+
+    bench = Bench()
+    bench.count = args.lines
+    bench.corvid = args.corvid
+    bench.args = args
+    bench.broker = Broker(args.brokers, args.partitions)
+    run_id = f"{int(time.time())}-{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="connectors-bench-") as work:
+        bench.work = Path(work)
+        lines = generate_lines(args.lines)
+        bench.lines = lines
+        bench.lines_path = bench.work / "lines.log"
+        bench.lines_path.write_text("\n".join(lines) + "\n")
+        size = bench.lines_path.stat().st_size
+        print(f"{args.lines} lines, {size / 1e6:.1f} MB (mean {size / args.lines:.0f} bytes a line); "
+              f"topics of {args.partitions} partitions on {args.brokers}; {os.cpu_count()} cores; "
+              f"load {os.getloadavg()[0]:.2f}; corvid {args.corvid}", flush=True)
+        load_before = os.getloadavg()
+        results = []
+        for name in cases:
+            topic = bench.broker.fresh_topic(f"bench-{name}-{run_id}")
+            print(f"{name}: into {topic}", flush=True)
+            result = {"case": name, "topic": topic, "records": args.lines}
+            try:
+                wall, cpu = CASES[name](bench, topic)
+                result.update(status="ok", wall_secs=round(wall, 3), cpu_secs=round(cpu, 3),
+                              records_per_cpu_sec=round(args.lines / cpu) if cpu > 0 else None,
+                              records_per_sec=round(args.lines / wall))
+            except NotAvailable as why:
+                result.update(status="not available", reason=str(why))
+            except ShortCount as why:
+                result.update(status="FAILED", reason=str(why))
+            print(f"  {result['status']}: " + (result.get("reason") or
+                  f"{result['wall_secs']} s wall, {result['cpu_secs']} s CPU"), flush=True)
+            results.append(result)
+        load_after = os.getloadavg()
+
+    baseline = next(r for r in results if r["case"] == "kcat")
+    for result in results:
+        if result.get("records_per_cpu_sec") and baseline.get("records_per_cpu_sec"):
+            result["ratio_to_kcat"] = round(
+                result["records_per_cpu_sec"] / baseline["records_per_cpu_sec"], 3)
+    report = {
+        "lines": args.lines, "line_bytes": size, "partitions": args.partitions,
+        "brokers": args.brokers, "cores": os.cpu_count(), "kcat_settings": KCAT_SETTINGS,
+        "load_before": load_before, "load_after": load_after, "corvid": args.corvid,
+        "results": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+    print()
+    print(f"{'case':<14}{'status':<15}{'records/CPU-s':>15}{'vs kcat':>9}{'records/s':>12}"
+          f"{'CPU s':>8}{'wall s':>8}")
+    for r in results:
+        if r["status"] == "ok":
+            print(f"{r['case']:<14}{r['status']:<15}{r['records_per_cpu_sec'] or '-':>15}"
+                  f"{r.get('ratio_to_kcat', '-'):>9}{r['records_per_sec']:>12}"
+                  f"{r['cpu_secs']:>8}{r['wall_secs']:>8}")
+        else:
+            print(f"{r['case']:<14}{r['status']:<15}  {r['reason'].splitlines()[0]}")
+    print(f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; result: {args.out}")
+    failed = [r["case"] for r in results if r["status"] == "FAILED"]
+    if failed:
+        print(f"FAILED: {', '.join(failed)} (short or excess count; see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
