@@ -164,7 +164,9 @@ def tail(path, lines=15):
 
 
 def not_built(stderr_path):
-    return "not built yet" in Path(stderr_path).read_text(errors="replace")
+    """The binary's placeholder (or a binary older than the subcommand) answered."""
+    text = Path(stderr_path).read_text(errors="replace")
+    return "not built yet" in text or "unrecognized subcommand" in text
 
 
 class Connector:
@@ -272,7 +274,8 @@ def streaming(bench, name, topic, config_yaml, port=None, feed=None):
             time.sleep(0.2)
             connector.fail_if_exited(f"connect {name}")
         try:
-            done = bench.broker.wait_for(topic, bench.count, alive=connector.alive)
+            done = bench.broker.wait_for(
+                topic, bench.count, alive=lambda: connector.alive() and not errors)
         except ShortCount:
             connector.fail_if_exited(f"connect {name}")
             if errors:
@@ -291,9 +294,96 @@ def kafka_yaml(bench, topic):
             f"  partitions: {bench.broker.partitions}\n")
 
 
+def case_http(bench, topic):
+    """`corvid connect http`: HTTP_CLIENTS clients POST batches of HTTP_BATCH lines as text
+    to /ingest/<source> with the source's bearer token; a 2xx means Kafka acknowledged the
+    batch, a 429 (Kafka backed up) is retried after a pause, anything else fails."""
+    import requests
+
+    port = free_port()
+    token = "bench-token"
+    config = (f"listen: 127.0.0.1:{port}\n" + kafka_yaml(bench, topic) +
+              f"sources:\n  - id: {SOURCE['source_id']}\n    label: {SOURCE['source_label']}\n"
+              f"    log_types: [{SOURCE['log_types']}]\n    tokens: [{token}]\n")
+    batches = [("\n".join(bench.lines[i:i + HTTP_BATCH]) + "\n").encode()
+               for i in range(0, len(bench.lines), HTTP_BATCH)]
+    url = f"http://127.0.0.1:{port}/ingest/{SOURCE['source_id']}"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/plain"}
+
+    failures = []
+
+    def client(mine):
+        try:
+            post_all(mine)
+        except Exception as error:
+            failures.append(error)
+
+    def post_all(mine):
+        with requests.Session() as session:
+            for body in mine:
+                while True:
+                    answer = session.post(url, data=body, headers=headers, timeout=120)
+                    if answer.status_code != 429:
+                        break
+                    time.sleep(0.05)
+                if not 200 <= answer.status_code < 300:
+                    raise RuntimeError(f"POST {url}: {answer.status_code} {answer.text[:200]}")
+
+    def feed():
+        threads = [threading.Thread(target=client, args=(batches[i::HTTP_CLIENTS],))
+                   for i in range(HTTP_CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+
+    return streaming(bench, "http", topic, config, port=port, feed=feed)
+
+
+def case_s3(bench, topic):
+    """`corvid connect s3 --once`: the lines as S3_OBJECTS gzip objects under a fresh
+    prefix of the moto bucket, uploaded before the connector starts; it exits once every
+    object is read and acknowledged."""
+    import boto3
+
+    prefix = f"connectors-bench/{topic}"
+    s3 = boto3.client("s3", endpoint_url=bench.args.s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id="bench", aws_secret_access_key="bench")
+    per_object = -(-len(bench.lines) // S3_OBJECTS)
+    try:
+        for number, start in enumerate(range(0, len(bench.lines), per_object)):
+            body = gzip.compress(("\n".join(bench.lines[start:start + per_object]) + "\n").encode(), 6)
+            s3.put_object(Bucket=bench.args.bucket, Key=f"{prefix}/{number:03d}.log.gz", Body=body)
+    except Exception as error:
+        raise ShortCount(f"cannot upload to {bench.args.s3_endpoint} bucket {bench.args.bucket} "
+                         f"(scripts/s3.sh up): {error}")
+    config = bench.work / "s3.yml"
+    config.write_text(
+        kafka_yaml(bench, topic) +
+        f"store:\n  url: s3://{bench.args.bucket}\n  endpoint: {bench.args.s3_endpoint}\n"
+        f"  region: us-east-1\n  allow_http: true\n  access_key_id: bench\n"
+        f"  secret_access_key: bench\n"
+        f"cursor_topic: {topic}.cursor\n"
+        f"sources:\n  - id: {SOURCE['source_id']}\n    label: {SOURCE['source_label']}\n"
+        f"    log_types: [{SOURCE['log_types']}]\n    prefix: {prefix}\n")
+    stderr = bench.work / "s3.stderr"
+    code, wall, cpu = run_to_exit([bench.corvid, "connect", "s3", "--config", str(config), "--once"],
+                                  stderr)
+    if code != 0:
+        if not_built(stderr):
+            raise NotAvailable("not built in this binary")
+        raise ShortCount(f"connect s3 --once exited with {code}:\n{tail(stderr)}")
+    bench.broker.wait_for(topic, bench.count, alive=lambda: False)
+    return wall, cpu
+
+
 CASES = {
     "kcat": case_kcat,
     "file": case_file_once,
+    "http": case_http,
+    "s3": case_s3,
 }
 
 
