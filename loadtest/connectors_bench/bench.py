@@ -166,7 +166,8 @@ def tail(path, lines=15):
 def not_built(stderr_path):
     """The binary's placeholder (or a binary older than the subcommand) answered."""
     text = Path(stderr_path).read_text(errors="replace")
-    return "not built yet" in text or "unrecognized subcommand" in text
+    return any(sign in text for sign in (
+        "not built yet", "unrecognized subcommand", "unexpected argument '--config'"))
 
 
 class Connector:
@@ -252,12 +253,14 @@ def case_file_once(bench, topic):
 
 
 def streaming(bench, name, topic, config_yaml, port=None, feed=None):
-    """Starts `corvid connect <name> --config`, feeds it from a thread (or not, when the
-    input is already in place), waits for exactly N records, reads the CPU, stops it."""
+    """Starts `corvid connect <name> --config` (file-tail: file, syslog-tcp: syslog),
+    feeds it from a thread (or not, when the input is already in place), waits for
+    exactly N records, reads the CPU, stops it."""
     config = bench.work / f"{name}.yml"
     config.write_text(config_yaml)
     stderr = bench.work / f"{name}.stderr"
-    connector = Connector([bench.corvid, "connect", name, "--config", str(config)], stderr)
+    command = {"file-tail": "file", "syslog-tcp": "syslog"}.get(name, name)
+    connector = Connector([bench.corvid, "connect", command, "--config", str(config)], stderr)
     try:
         if port is not None:
             connector.wait_for_port(port, f"connect {name}")
@@ -292,6 +295,39 @@ def streaming(bench, name, topic, config_yaml, port=None, feed=None):
 def kafka_yaml(bench, topic):
     return (f"kafka:\n  brokers: {bench.broker.brokers}\n  topic: {topic}\n"
             f"  partitions: {bench.broker.partitions}\n")
+
+
+def source_yaml(indent):
+    pad = " " * indent
+    return (f"{pad}id: {SOURCE['source_id']}\n{pad}label: {SOURCE['source_label']}\n"
+            f"{pad}log_types: [{SOURCE['log_types']}]\n")
+
+
+def case_file_tail(bench, topic):
+    """`corvid connect file --config`: tails the lines file, already whole when it starts
+    (`start_at: beginning`)."""
+    config = (kafka_yaml(bench, topic) +
+              f"positions: {bench.work / 'file-tail.positions'}\nstart_at: beginning\n"
+              f"files:\n  - paths: [{bench.lines_path}]\n    source:\n" + source_yaml(6))
+    return streaming(bench, "file-tail", topic, config)
+
+
+def case_syslog_tcp(bench, topic):
+    """`corvid connect syslog`: one TCP listener; a sender writes the lines file,
+    newline-framed (RFC 6587 non-transparent framing), over one connection."""
+    port = free_port()
+    config = (kafka_yaml(bench, topic) +
+              f"listeners:\n  - transport: tcp\n    listen: 127.0.0.1:{port}\n"
+              f"sources:\n  - " + source_yaml(4).lstrip())
+
+    def feed():
+        data = bench.lines_path.read_bytes()
+        with socket.create_connection(("127.0.0.1", port), timeout=120) as sender:
+            for start in range(0, len(data), 1 << 20):
+                sender.sendall(data[start:start + (1 << 20)])
+            sender.shutdown(socket.SHUT_WR)
+
+    return streaming(bench, "syslog", topic, config, port=port, feed=feed)
 
 
 def case_http(bench, topic):
@@ -382,6 +418,8 @@ def case_s3(bench, topic):
 CASES = {
     "kcat": case_kcat,
     "file": case_file_once,
+    "file-tail": case_file_tail,
+    "syslog-tcp": case_syslog_tcp,
     "http": case_http,
     "s3": case_s3,
 }
