@@ -59,11 +59,12 @@ ENRICH_BENCH_EVENTS ?= 500000
 enrich-bench:
 	$(CARGO) run --release -p corvid-engine --bin corvid -- loadtest enrich --rows $(ENRICH_BENCH_ROWS) --events $(ENRICH_BENCH_EVENTS)
 
-## connectors-bench: each log connector (release) and kcat produce the same CONNECTORS_BENCH_LINES syslog lines into the local broker in one run; records per CPU-second (= records/s per core), ratio to kcat, wall records/s; fails on a short count
+## connectors-bench: each log connector (release) and kcat produce the same CONNECTORS_BENCH_LINES syslog lines into the local broker in one run (CONNECTORS_BENCH_ROUNDS rounds, medians); records per CPU-second (= records/s per core), ratio to kcat, wall records/s; fails on a short count
 CONNECTORS_BENCH_LINES ?= 300000
+CONNECTORS_BENCH_ROUNDS ?= 1
 .PHONY: connectors-bench
 connectors-bench: venv kafka-up
 	scripts/ensure-debian.sh kcat
 	scripts/s3.sh up
 	$(CARGO) build --release -p corvid-engine --bin corvid
-	.venv/bin/python loadtest/connectors_bench/bench.py --lines $(CONNECTORS_BENCH_LINES)
+	.venv/bin/python loadtest/connectors_bench/bench.py --lines $(CONNECTORS_BENCH_LINES) --rounds $(CONNECTORS_BENCH_ROUNDS)

@@ -26,6 +26,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,20 +143,45 @@ def proc_cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def peak_rss(pid):
+    """VmHWM of `pid`: the peak resident memory of the program it runs now (0 once gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_to_exit(argv, stderr_path, timeout=900):
-    """Runs a one-shot producer; returns (exit code, wall secs, CPU secs from wait4)."""
+    """Runs a one-shot producer; returns (exit code, wall secs, CPU secs from wait4, peak
+    RSS bytes). wait4's ru_maxrss would count this Python process, whose memory the child
+    shared until exec (vfork), so the peak is VmHWM sampled every 20 ms instead."""
     with open(stderr_path, "wb") as stderr:
         start = time.monotonic()
         child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
         timer = threading.Timer(timeout, child.kill)
         timer.start()
+        peak = [0]
+        exited = threading.Event()
+
+        def sample():
+            while not exited.wait(0.02):
+                peak[0] = max(peak[0], peak_rss(child.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         try:
             _, status, usage = os.wait4(child.pid, 0)
         finally:
             timer.cancel()
+            exited.set()
         wall = time.monotonic() - start
+        sampler.join()
     child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, wall, usage.ru_utime + usage.ru_stime
+    return child.returncode, wall, usage.ru_utime + usage.ru_stime, peak[0]
 
 
 def tail(path, lines=15):
@@ -201,6 +227,9 @@ class Connector:
     def cpu_secs(self):
         return proc_cpu_secs(self.child.pid)
 
+    def peak_rss(self):
+        return peak_rss(self.child.pid)
+
     def stop(self):
         if self.alive():
             self.child.send_signal(signal.SIGTERM)
@@ -220,7 +249,8 @@ def free_port():
 
 
 # ---------------------------------------------------------------- cases
-# Each returns (wall secs, CPU secs) of the producer for exactly N records in its topic.
+# Each returns (wall secs, CPU secs, peak RSS bytes) of the producer for exactly N records
+# in its topic.
 
 
 def case_kcat(bench, topic):
@@ -231,11 +261,11 @@ def case_kcat(bench, topic):
     for key, value in KCAT_SETTINGS.items():
         argv += ["-X", f"{key}={value}"]
     print("  kcat:", " ".join(argv), flush=True)
-    code, wall, cpu = run_to_exit(argv, bench.work / "kcat.stderr")
+    code, wall, cpu, rss = run_to_exit(argv, bench.work / "kcat.stderr")
     if code != 0:
         raise ShortCount(f"kcat exited with {code}:\n{tail(bench.work / 'kcat.stderr')}")
     bench.broker.wait_for(topic, bench.count, alive=lambda: False)
-    return wall, cpu
+    return wall, cpu, rss
 
 
 def case_file_once(bench, topic):
@@ -245,11 +275,11 @@ def case_file_once(bench, topic):
             "--source-id", SOURCE["source_id"], "--log-types", SOURCE["log_types"],
             "--brokers", bench.broker.brokers, "--topic", topic,
             "--partitions", str(bench.broker.partitions)]
-    code, wall, cpu = run_to_exit(argv, stderr)
+    code, wall, cpu, rss = run_to_exit(argv, stderr)
     if code != 0:
         raise ShortCount(f"connect file exited with {code}:\n{tail(stderr)}")
     bench.broker.wait_for(topic, bench.count, alive=lambda: False)
-    return wall, cpu
+    return wall, cpu, rss
 
 
 def streaming(bench, name, topic, config_yaml, port=None, feed=None):
@@ -285,7 +315,7 @@ def streaming(bench, name, topic, config_yaml, port=None, feed=None):
                 raise ShortCount(f"connect {name}: feeder failed: {errors[0]}")
             raise
         cpu = connector.cpu_secs()
-        return done - start, cpu
+        return done - start, cpu, connector.peak_rss()
     finally:
         code = connector.stop()
         if code not in (0, None, -signal.SIGTERM):
@@ -405,14 +435,14 @@ def case_s3(bench, topic):
         f"sources:\n  - id: {SOURCE['source_id']}\n    label: {SOURCE['source_label']}\n"
         f"    log_types: [{SOURCE['log_types']}]\n    prefix: {prefix}\n")
     stderr = bench.work / "s3.stderr"
-    code, wall, cpu = run_to_exit([bench.corvid, "connect", "s3", "--config", str(config), "--once"],
+    code, wall, cpu, rss = run_to_exit([bench.corvid, "connect", "s3", "--config", str(config), "--once"],
                                   stderr)
     if code != 0:
         if not_built(stderr):
             raise NotAvailable("not built in this binary")
         raise ShortCount(f"connect s3 --once exited with {code}:\n{tail(stderr)}")
     bench.broker.wait_for(topic, bench.count, alive=lambda: False)
-    return wall, cpu
+    return wall, cpu, rss
 
 
 CASES = {
@@ -432,9 +462,45 @@ class Bench:
     pass
 
 
+def measure(bench, name, topic):
+    """One round of one case: its figures, or why there are none."""
+    result = {"topic": topic}
+    try:
+        wall, cpu, rss = CASES[name](bench, topic)
+        result.update(status="ok", wall_secs=round(wall, 3), cpu_secs=round(cpu, 3),
+                      peak_rss_mib=round(rss / 2**20, 1))
+    except NotAvailable as why:
+        result.update(status="not available", reason=str(why))
+    except ShortCount as why:
+        result.update(status="FAILED", reason=str(why))
+    print(f"  {name}: {result['status']}: " + (result.get("reason") or
+          f"{result['wall_secs']} s wall, {result['cpu_secs']} s CPU, "
+          f"{result['peak_rss_mib']} MiB peak RSS"), flush=True)
+    return result
+
+
+def summarize(name, rounds, lines):
+    """A case's figures over its rounds: the median CPU and wall time; any failed round
+    fails the case."""
+    summary = {"case": name, "records": lines, "rounds": rounds}
+    bad = [r for r in rounds if r["status"] != "ok"]
+    if bad:
+        summary.update(status=bad[0]["status"], reason=bad[0]["reason"])
+        return summary
+    cpu = statistics.median(r["cpu_secs"] for r in rounds)
+    wall = statistics.median(r["wall_secs"] for r in rounds)
+    summary.update(status="ok", cpu_secs=round(cpu, 3), wall_secs=round(wall, 3),
+                   records_per_cpu_sec=round(lines / cpu) if cpu > 0 else None,
+                   records_per_sec=round(lines / wall) if wall > 0 else None,
+                   peak_rss_mib=max(r["peak_rss_mib"] for r in rounds))
+    return summary
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of every case, interleaved; figures are the medians")
     parser.add_argument("--corvid", default=str(ROOT / "target/release/corvid"))
     parser.add_argument("--brokers", default="127.0.0.1:9092")
     parser.add_argument("--partitions", type=int, default=4)
@@ -449,6 +515,8 @@ def main():
     unknown = [name for name in cases if name not in CASES]
     if unknown or "kcat" not in cases:
         parser.error(f"--cases: unknown {unknown}" if unknown else "--cases: kcat is the baseline")
+    if args.lines < 1 or args.rounds < 1:
+        parser.error("--lines and --rounds must be at least 1")
 
     bench = Bench()
     bench.count = args.lines
@@ -456,61 +524,53 @@ def main():
     bench.args = args
     bench.broker = Broker(args.brokers, args.partitions)
     run_id = f"{int(time.time())}-{os.getpid()}"
+    rounds = {name: [] for name in cases}
     with tempfile.TemporaryDirectory(prefix="connectors-bench-") as work:
         bench.work = Path(work)
-        lines = generate_lines(args.lines)
-        bench.lines = lines
+        bench.lines = generate_lines(args.lines)
         bench.lines_path = bench.work / "lines.log"
-        bench.lines_path.write_text("\n".join(lines) + "\n")
+        bench.lines_path.write_text("\n".join(bench.lines) + "\n")
         size = bench.lines_path.stat().st_size
         print(f"{args.lines} lines, {size / 1e6:.1f} MB (mean {size / args.lines:.0f} bytes a line); "
               f"topics of {args.partitions} partitions on {args.brokers}; {os.cpu_count()} cores; "
               f"load {os.getloadavg()[0]:.2f}; corvid {args.corvid}", flush=True)
         load_before = os.getloadavg()
-        results = []
-        for name in cases:
-            topic = bench.broker.fresh_topic(f"bench-{name}-{run_id}")
-            print(f"{name}: into {topic}", flush=True)
-            result = {"case": name, "topic": topic, "records": args.lines}
-            try:
-                wall, cpu = CASES[name](bench, topic)
-                result.update(status="ok", wall_secs=round(wall, 3), cpu_secs=round(cpu, 3),
-                              records_per_cpu_sec=round(args.lines / cpu) if cpu > 0 else None,
-                              records_per_sec=round(args.lines / wall))
-            except NotAvailable as why:
-                result.update(status="not available", reason=str(why))
-            except ShortCount as why:
-                result.update(status="FAILED", reason=str(why))
-            print(f"  {result['status']}: " + (result.get("reason") or
-                  f"{result['wall_secs']} s wall, {result['cpu_secs']} s CPU"), flush=True)
-            results.append(result)
+        for round_number in range(args.rounds):
+            print(f"round {round_number + 1} of {args.rounds}", flush=True)
+            for name in cases:
+                if any(r["status"] == "not available" for r in rounds[name]):
+                    continue
+                topic = bench.broker.fresh_topic(f"bench-{name}-{run_id}-{round_number}")
+                rounds[name].append(measure(bench, name, topic))
         load_after = os.getloadavg()
 
-    baseline = next(r for r in results if r["case"] == "kcat")
+    results = [summarize(name, rounds[name], args.lines) for name in cases]
+    baseline = results[cases.index("kcat")]
     for result in results:
         if result.get("records_per_cpu_sec") and baseline.get("records_per_cpu_sec"):
             result["ratio_to_kcat"] = round(
                 result["records_per_cpu_sec"] / baseline["records_per_cpu_sec"], 3)
     report = {
         "lines": args.lines, "line_bytes": size, "partitions": args.partitions,
-        "brokers": args.brokers, "cores": os.cpu_count(), "kcat_settings": KCAT_SETTINGS,
-        "load_before": load_before, "load_after": load_after, "corvid": args.corvid,
-        "results": results,
+        "rounds": args.rounds, "brokers": args.brokers, "cores": os.cpu_count(),
+        "kcat_settings": KCAT_SETTINGS, "load_before": load_before, "load_after": load_after,
+        "corvid": args.corvid, "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
     print()
-    print(f"{'case':<14}{'status':<15}{'records/CPU-s':>15}{'vs kcat':>9}{'records/s':>12}"
-          f"{'CPU s':>8}{'wall s':>8}")
+    print(f"{'case':<12}{'status':<15}{'records/CPU-s':>14}{'vs kcat':>9}{'records/s':>11}"
+          f"{'CPU s':>9}{'wall s':>9}{'RSS MiB':>9}")
     for r in results:
         if r["status"] == "ok":
-            print(f"{r['case']:<14}{r['status']:<15}{r['records_per_cpu_sec'] or '-':>15}"
-                  f"{r.get('ratio_to_kcat', '-'):>9}{r['records_per_sec']:>12}"
-                  f"{r['cpu_secs']:>8}{r['wall_secs']:>8}")
+            print(f"{r['case']:<12}{r['status']:<15}{r['records_per_cpu_sec'] or '-':>14}"
+                  f"{r.get('ratio_to_kcat', '-'):>9}{r['records_per_sec']:>11}"
+                  f"{r['cpu_secs']:>9.3f}{r['wall_secs']:>9.3f}{r['peak_rss_mib']:>9}")
         else:
-            print(f"{r['case']:<14}{r['status']:<15}  {r['reason'].splitlines()[0]}")
-    print(f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; result: {args.out}")
+            print(f"{r['case']:<12}{r['status']:<15}{r['reason'].splitlines()[0]}")
+    print(f"{args.lines} lines x {args.rounds} round(s); load average {load_before[0]:.2f} before, "
+          f"{load_after[0]:.2f} after; result: {args.out}")
     failed = [r["case"] for r in results if r["status"] == "FAILED"]
     if failed:
         print(f"FAILED: {', '.join(failed)} (short or excess count; see above)", file=sys.stderr)
