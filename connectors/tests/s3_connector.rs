@@ -1,0 +1,510 @@
+//! `corvid connect s3` against the real moto S3 server (http://127.0.0.1:9000, bucket
+//! corvid-lake) and the real Kafka broker, through the `corvid` binary: every event
+//! arrives exactly once, keyed by its object, in bounded memory; and a connector killed
+//! midway repeats no completed object after a restart.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use common::{brokers, corvid_binary, unique};
+use corvid_connectors::raw_record::SourceMeta;
+
+const ENDPOINT: &str = "http://127.0.0.1:9000";
+const BUCKET: &str = "corvid-lake";
+const VPC_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+fn store() -> Arc<dyn ObjectStore> {
+    let store = AmazonS3Builder::new()
+        .with_endpoint(ENDPOINT)
+        .with_bucket_name(BUCKET)
+        .with_region("us-east-1")
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .build()
+        .expect("S3 client");
+    Arc::new(store)
+}
+
+fn upload(objects: Vec<(String, Vec<u8>)>) {
+    let store = store();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        for (path, bytes) in objects {
+            store
+                .put(&ObjectPath::from(path.as_str()), PutPayload::from(bytes))
+                .await
+                .unwrap_or_else(|error| {
+                    panic!("upload {path}: {error} (is `bash scripts/s3.sh up` running?)")
+                });
+        }
+    });
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+/// A CloudTrail record of about 1 KB whose eventID names its file and index.
+fn cloudtrail_record(file: usize, index: usize) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","principalId":"AIDA{file:06}","arn":"arn:aws:iam::123456789012:user/user-{file}","accountId":"123456789012","accessKeyId":"AKIA{index:012}","userName":"user-{file}","sessionContext":{{"attributes":{{"creationDate":"2026-11-27T09:00:00Z","mfaAuthenticated":"false"}}}}}},"eventTime":"2026-11-27T10:{:02}:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"203.0.{}.{}","userAgent":"[aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12 prompt/off command/s3.cp]","requestParameters":{{"bucketName":"corvid-example-data","Host":"corvid-example-data.s3.us-east-1.amazonaws.com","key":"reports/2026/11/27/part-{index:08}.parquet"}},"responseElements":null,"additionalEventData":{{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"Zm9vYmFyYmF6cXV4{index:010}","bytesTransferredOut":{}}},"requestID":"REQ{file:04}{index:08}","eventID":"{}","readOnly":true,"resources":[{{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::corvid-example-data/reports/2026/11/27/part-{index:08}.parquet"}}],"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"123456789012","eventCategory":"Data","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"corvid-example-data.s3.us-east-1.amazonaws.com"}}}}"#,
+        index / 60 % 60,
+        index % 60,
+        index / 256 % 256,
+        index % 256,
+        index * 37 % 100_000,
+        event_id(file, index),
+    )
+}
+
+fn event_id(file: usize, index: usize) -> String {
+    format!("ct-{file:03}-{index:07}")
+}
+
+fn envelope(file: usize, records: usize) -> Vec<u8> {
+    let mut text = String::with_capacity(records * 1100 + 16);
+    text.push_str("{\"Records\":[");
+    for index in 0..records {
+        if index > 0 {
+            text.push(',');
+        }
+        text.push_str(&cloudtrail_record(file, index));
+    }
+    text.push_str("]}");
+    text.into_bytes()
+}
+
+fn vpc_line(file: usize, index: usize) -> String {
+    format!(
+        "2 123456789012 eni-{file:08x} 10.{file}.{}.{} 10.0.0.1 {} 443 6 10 840 1700000000 1700000060 ACCEPT OK",
+        index / 256,
+        index % 256,
+        1024 + index
+    )
+}
+
+fn vpc_file(file: usize, lines: usize) -> Vec<u8> {
+    let mut text = format!("{VPC_HEADER}\n");
+    for index in 0..lines {
+        text.push_str(&vpc_line(file, index));
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+fn object_url(path: &str) -> String {
+    format!("s3://{BUCKET}/{path}")
+}
+
+fn write_config(
+    raw_topic: &str,
+    cursor_topic: &str,
+    prefix: &str,
+    concurrency: usize,
+) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("config file");
+    write!(
+        file,
+        r#"kafka:
+  brokers: {brokers}
+  topic: {raw_topic}
+  partitions: 3
+store:
+  url: s3://{BUCKET}
+  endpoint: {ENDPOINT}
+  region: us-east-1
+  allow_http: true
+  access_key_id: test
+  secret_access_key: test
+cursor_topic: {cursor_topic}
+concurrency: {concurrency}
+sources:
+  - id: cloudtrail
+    label: CloudTrail org trail
+    prefix: {prefix}/cloudtrail
+    log_types: [AWS.CloudTrail]
+  - id: vpc-flow
+    prefix: {prefix}/vpc
+    log_types: [AWS.VPCFlow]
+"#,
+        brokers = brokers()
+    )
+    .expect("write config");
+    file
+}
+
+fn start(config: &tempfile::NamedTempFile, stderr: &tempfile::NamedTempFile) -> Child {
+    Command::new(corvid_binary())
+        .args(["connect", "s3", "--config"])
+        .arg(config.path())
+        .arg("--once")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(stderr.reopen().expect("stderr file"))
+        .spawn()
+        .expect("start corvid connect s3")
+}
+
+/// Waits for the child's exit; returns its wait status and peak resident memory (KiB),
+/// from wait4's rusage: the kernel's figure for the whole life of the process.
+fn wait_with_peak_rss(child: &Child, wait: Duration) -> (i32, i64) {
+    let pid = child.id() as libc::pid_t;
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut status = 0;
+        // SAFETY: plain syscall on our own child, with valid out-pointers.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4 failed");
+        if reaped == pid {
+            return (status, usage.ru_maxrss);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "corvid connect s3 --once did not finish within {wait:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn exited_ok(status: i32) -> bool {
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+struct Consumed {
+    key: String,
+    value: Vec<u8>,
+    partition: i32,
+    meta: SourceMeta,
+}
+
+/// Every record of `topic` up to its end now (all partitions).
+fn read_all(topic: &str) -> Vec<Consumed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", unique("s3-test-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = BTreeMap::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            .expect("watermarks");
+        if high > low {
+            ends.insert(partition.id(), high);
+            assignment
+                .add_partition_offset(topic, partition.id(), Offset::Beginning)
+                .expect("partition");
+        }
+    }
+    let mut records = Vec::new();
+    if ends.is_empty() {
+        return records;
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ends.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} not read to its end"
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.expect("consume");
+        records.push(Consumed {
+            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+            value: message.payload().unwrap_or_default().to_vec(),
+            partition: message.partition(),
+            meta: SourceMeta::from_headers(message.headers()),
+        });
+        if ends
+            .get(&message.partition())
+            .is_some_and(|end| message.offset() + 1 >= *end)
+        {
+            ends.remove(&message.partition());
+        }
+    }
+    records
+}
+
+/// The cursor's entries now: key → the latest value.
+fn read_cursor(topic: &str) -> BTreeMap<String, serde_json::Value> {
+    read_all(topic)
+        .into_iter()
+        .map(|record| {
+            let value = serde_json::from_slice(&record.value).expect("cursor value is JSON");
+            (record.key, value)
+        })
+        .collect()
+}
+
+fn cloudtrail_event_id(record: &Consumed) -> String {
+    let event: serde_json::Value =
+        serde_json::from_slice(&record.value).expect("a CloudTrail record is JSON");
+    event["eventID"].as_str().expect("eventID").to_owned()
+}
+
+/// Must-show 1 and 2: 50 gzip CloudTrail files (one of ~100 MB) and gzip VPC flow files
+/// under two prefixes: every event exactly once, keyed by its object, with its source's
+/// headers, and the connector's peak RSS under 200 MB.
+#[test]
+fn cloudtrail_and_vpc_flow_objects_arrive_once_each_in_bounded_memory() {
+    let started = Instant::now();
+    let prefix = unique("s3-once");
+    let raw_topic = unique("s3-raw");
+    let cursor_topic = unique("s3-cursor");
+    const BIG_RECORDS: usize = 100_000;
+    const CLOUDTRAIL_FILES: usize = 50;
+    const VPC_FILES: usize = 8;
+    const VPC_LINES: usize = 500;
+
+    let mut expected_cloudtrail = BTreeMap::new(); // file → (path, records)
+    let mut uncompressed = 0usize;
+    let mut objects = Vec::new();
+    for file in 0..CLOUDTRAIL_FILES {
+        let records = if file == 0 {
+            BIG_RECORDS
+        } else {
+            20 + file * 3
+        };
+        let path =
+            format!("{prefix}/cloudtrail/123456789012_CloudTrail_us-east-1_{file:03}.json.gz");
+        let content = envelope(file, records);
+        uncompressed += content.len();
+        if file == 0 {
+            assert!(
+                content.len() >= 100_000_000,
+                "the big object is {} bytes",
+                content.len()
+            );
+        }
+        objects.push((path.clone(), gzip(&content)));
+        expected_cloudtrail.insert(file, (path, records));
+    }
+    let mut expected_vpc = BTreeMap::new();
+    for file in 0..VPC_FILES {
+        let path = format!("{prefix}/vpc/eni-flow-{file:02}.log.gz");
+        objects.push((path.clone(), gzip(&vpc_file(file, VPC_LINES))));
+        expected_vpc.insert(file, path);
+    }
+    let compressed: usize = objects.iter().map(|(_, bytes)| bytes.len()).sum();
+    upload(objects);
+    eprintln!(
+        "uploaded {} objects ({uncompressed} bytes of CloudTrail uncompressed, {compressed} bytes stored) in {:?}",
+        CLOUDTRAIL_FILES + VPC_FILES,
+        started.elapsed()
+    );
+
+    let config = write_config(&raw_topic, &cursor_topic, &prefix, 4);
+    let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+    let run_started = Instant::now();
+    let child = start(&config, &stderr);
+    let (status, peak_rss_kib) = wait_with_peak_rss(&child, Duration::from_secs(300));
+    let run_time = run_started.elapsed();
+    let log = std::fs::read_to_string(stderr.path()).unwrap_or_default();
+    assert!(
+        exited_ok(status),
+        "connector failed (wait status {status}):\n{log}"
+    );
+    eprintln!(
+        "corvid connect s3 --once: {run_time:?}, peak RSS {} MiB ({peak_rss_kib} KiB)",
+        peak_rss_kib / 1024
+    );
+
+    let records = read_all(&raw_topic);
+    let total_cloudtrail: usize = expected_cloudtrail.values().map(|(_, n)| n).sum();
+    let total_vpc = VPC_FILES * (VPC_LINES + 1);
+    assert_eq!(records.len(), total_cloudtrail + total_vpc, "total records");
+
+    let mut seen_events = BTreeSet::new();
+    let mut seen_vpc = BTreeSet::new();
+    let mut partition_of_key: BTreeMap<String, i32> = BTreeMap::new();
+    let mut last_index_of_key: BTreeMap<String, i64> = BTreeMap::new();
+    for record in &records {
+        let previous = partition_of_key.insert(record.key.clone(), record.partition);
+        assert!(
+            previous.is_none_or(|p| p == record.partition),
+            "records of {} in two partitions",
+            record.key
+        );
+        match record.meta.source_id.as_str() {
+            "cloudtrail" => {
+                assert_eq!(record.meta.source_label, "CloudTrail org trail");
+                assert_eq!(record.meta.log_types, ["AWS.CloudTrail"]);
+                let id = cloudtrail_event_id(record);
+                let file: usize = id[3..6].parse().expect("file number");
+                let index: i64 = id[7..].parse().expect("record index");
+                assert_eq!(record.key, object_url(&expected_cloudtrail[&file].0));
+                assert!(seen_events.insert(id.clone()), "{id} arrived twice");
+                // One object's records stay in order in their partition.
+                let last = last_index_of_key.insert(record.key.clone(), index);
+                assert!(last.is_none_or(|last| last < index), "{id} out of order");
+            }
+            "vpc-flow" => {
+                assert_eq!(record.meta.source_label, "vpc-flow");
+                assert_eq!(record.meta.log_types, ["AWS.VPCFlow"]);
+                let line = String::from_utf8(record.value.clone()).expect("UTF-8 line");
+                assert!(
+                    seen_vpc.insert((record.key.clone(), line.clone())),
+                    "{line:?} of {} arrived twice",
+                    record.key
+                );
+            }
+            other => panic!("unexpected source {other:?}"),
+        }
+    }
+    assert_eq!(seen_events.len(), total_cloudtrail);
+    for (file, (_, count)) in &expected_cloudtrail {
+        for index in [0, count - 1] {
+            assert!(seen_events.contains(&event_id(*file, index)));
+        }
+    }
+    for (file, path) in &expected_vpc {
+        let key = object_url(path);
+        assert!(
+            seen_vpc.contains(&(key.clone(), VPC_HEADER.to_owned())),
+            "header of {key}"
+        );
+        for index in 0..VPC_LINES {
+            assert!(seen_vpc.contains(&(key.clone(), vpc_line(*file, index))));
+        }
+    }
+
+    let cursor = read_cursor(&cursor_topic);
+    assert_eq!(cursor.len(), CLOUDTRAIL_FILES + VPC_FILES, "cursor entries");
+    for (path, count) in expected_cloudtrail.values() {
+        let entry = &cursor[&object_url(path)];
+        assert_eq!(entry["state"], "completed", "{entry}");
+        assert_eq!(entry["records"], *count as u64, "{entry}");
+    }
+    for path in expected_vpc.values() {
+        assert_eq!(cursor[&object_url(path)]["records"], (VPC_LINES + 1) as u64);
+    }
+
+    assert!(
+        peak_rss_kib < 200 * 1024,
+        "peak RSS {peak_rss_kib} KiB is over 200 MiB"
+    );
+    eprintln!("test wall time {:?}", started.elapsed());
+}
+
+/// Must-show 1, cursor: killed (SIGKILL) after some objects are in the cursor, then
+/// restarted: every record at least once, each object completed before the kill exactly
+/// once, and the final cursor holds every object.
+#[test]
+fn a_killed_connector_repeats_no_completed_object() {
+    let started = Instant::now();
+    let prefix = unique("s3-kill");
+    let raw_topic = unique("s3-raw");
+    let cursor_topic = unique("s3-cursor");
+    const FILES: usize = 16;
+    const RECORDS: usize = 3000;
+
+    let mut objects = Vec::new();
+    let mut paths = BTreeMap::new();
+    for file in 0..FILES {
+        let path = format!("{prefix}/cloudtrail/trail-{file:03}.json.gz");
+        objects.push((path.clone(), gzip(&envelope(file, RECORDS))));
+        paths.insert(file, path);
+    }
+    upload(objects);
+
+    // One object at a time, so the kill lands between cursor entries.
+    let config = write_config(&raw_topic, &cursor_topic, &prefix, 1);
+    let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+    let mut child = start(&config, &stderr);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let completed_before_kill = loop {
+        assert!(
+            child.try_wait().expect("poll child").is_none(),
+            "the connector finished before it could be killed:\n{}",
+            std::fs::read_to_string(stderr.path()).unwrap_or_default()
+        );
+        assert!(Instant::now() < deadline, "no cursor entry within 120 s");
+        let cursor = read_cursor(&cursor_topic);
+        if cursor.len() >= 3 {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+            // Entries acknowledged after the read above and before the kill count too.
+            break read_cursor(&cursor_topic);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        completed_before_kill.len() < FILES,
+        "every object completed before the kill ({}): nothing left to test",
+        completed_before_kill.len()
+    );
+    let before_restart = read_all(&raw_topic).len();
+
+    let restarted = start(&config, &stderr);
+    let (status, _) = wait_with_peak_rss(&restarted, Duration::from_secs(180));
+    assert!(
+        exited_ok(status),
+        "restarted connector failed:\n{}",
+        std::fs::read_to_string(stderr.path()).unwrap_or_default()
+    );
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let records = read_all(&raw_topic);
+    for record in &records {
+        *counts.entry(cloudtrail_event_id(record)).or_default() += 1;
+    }
+    let completed_files: BTreeSet<usize> = paths
+        .iter()
+        .filter(|(_, path)| completed_before_kill.contains_key(&object_url(path)))
+        .map(|(file, _)| *file)
+        .collect();
+    assert_eq!(completed_files.len(), completed_before_kill.len());
+    for file in 0..FILES {
+        for index in 0..RECORDS {
+            let id = event_id(file, index);
+            let count = counts.get(&id).copied().unwrap_or(0);
+            if completed_files.contains(&file) {
+                assert_eq!(count, 1, "{id} of an object completed before the kill");
+            } else {
+                assert!(count >= 1, "{id} lost");
+            }
+        }
+    }
+    assert_eq!(counts.len(), FILES * RECORDS);
+    let cursor = read_cursor(&cursor_topic);
+    assert_eq!(cursor.len(), FILES, "final cursor entries");
+    for path in paths.values() {
+        let entry = &cursor[&object_url(path)];
+        assert_eq!(entry["state"], "completed");
+        assert_eq!(entry["records"], RECORDS as u64);
+    }
+    eprintln!(
+        "killed after {} completed objects ({before_restart} records then); {} records in the end ({} repeated from the object(s) in flight); wall time {:?}",
+        completed_before_kill.len(),
+        records.len(),
+        records.len() - FILES * RECORDS,
+        started.elapsed()
+    );
+}
