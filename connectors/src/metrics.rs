@@ -62,6 +62,12 @@ impl ConnectorMetrics {
         }
     }
 
+    /// The registry holding these counters, for a connector that serves metrics of its
+    /// own beside them (`corvid_telemetry::serve` with both registries).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Serves `/metrics` on `listen` (`host:port`) as `component` until the server is
     /// dropped.
     pub fn serve(
