@@ -11,8 +11,9 @@ use crate::ingest::config::{check_unique_ids, load_yaml, parse_yaml, KafkaTarget
 
 /// Smallest message limit: RFC 5426 makes every receiver accept 480 octets.
 const MIN_MESSAGE_BYTES: usize = 480;
-/// Largest message limit: a cut is far better than one peer pinning this much per line.
-const MAX_MESSAGE_BYTES: usize = 8 << 20;
+/// Largest message limit: below librdkafka's default `message.max.bytes` (1,000,000)
+/// with room for the key and headers, so a message within the limit is never refused.
+const MAX_MESSAGE_BYTES: usize = 512 << 10;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -311,7 +312,7 @@ mod tests {
             error(&format!(
                 "{sources}listeners: [{{transport: tcp, listen: '0.0.0.0:1', source: a, max_message_bytes: 100}}]"
             )),
-            "listeners[0].max_message_bytes: must be between 480 and 8388608"
+            "listeners[0].max_message_bytes: must be between 480 and 524288"
         );
         assert_eq!(
             error(&format!(

@@ -270,8 +270,10 @@ impl SyslogConnector {
             // Every outlet is gone now: the settling tasks end with their last delivery.
             let flushing = producer.clone();
             let flushed = tokio::task::spawn_blocking(move || flushing.flush(FLUSH_TIMEOUT)).await;
+            // After a flush every delivery is settled at once; after a failed one, the
+            // unsettled records are counted by librdkafka's timeout, not waited for here.
             for task in settling {
-                let _ = task.await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
             }
             match flushed {
                 Ok(result) => result.map_err(SyslogError::Flush),

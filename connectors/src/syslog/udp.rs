@@ -19,6 +19,8 @@ use super::peer_key;
 
 /// Larger than any UDP payload (65,507 bytes over IPv4).
 const DATAGRAM_BUFFER: usize = 65_536;
+/// On shutdown, the datagrams already in the socket buffer are read for at most this long.
+const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Binds `listen` with the receive buffer asked for; returns the socket and the size the
 /// kernel granted (Linux caps it at twice `net.core.rmem_max`).
@@ -70,7 +72,12 @@ impl DatagramListener {
                 Err(error) => tracing::debug!(listener = %self.name, %error, "UDP receive error"),
             }
         }
-        while let Ok((length, peer)) = self.socket.try_recv_from(&mut buffer) {
+        // Bounded in time: a sender that never pauses must not hold the shutdown.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_DRAIN;
+        while tokio::time::Instant::now() < deadline {
+            let Ok((length, peer)) = self.socket.try_recv_from(&mut buffer) else {
+                break;
+            };
             self.deliver(&buffer[..length], peer, &mut keys, &mut dropped)
                 .await;
         }
