@@ -462,3 +462,52 @@ fn tls_delivers_both_framings_and_cuts_what_is_too_long() {
     running.stop();
     assert_delivered(&read_exactly(&topic, 1_002), &sent, "127.0.0.5");
 }
+
+#[test]
+fn connections_beyond_max_connections_are_closed_and_counted() {
+    let topic = unique("syslog-limit");
+    let running = Running::start(
+        &topic,
+        "  - {transport: tcp, listen: '127.0.0.1:0', max_connections: 2}\n",
+        "",
+    );
+    let to = running.addr(Transport::Tcp);
+    let tcp = [("transport", "tcp"), ("source", "network")];
+    let mut first = connect_from("127.0.0.6", to);
+    let mut second = connect_from("127.0.0.6", to);
+    first.write_all(b"<13>first\n").expect("write");
+    second.write_all(b"<13>second\n").expect("write");
+    running.wait_for_records(2.0);
+    let mut third = connect_from("127.0.0.6", to);
+    // The connector closes it unread: the read sees the end of the stream.
+    let _ = third.write_all(b"<13>third\n");
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    let closed = matches!(std::io::Read::read(&mut third, &mut byte), Ok(0) | Err(_));
+    assert!(closed, "the third connection was closed");
+    assert_eq!(
+        running.metric("corvid_syslog_connections_rejected_total", &tcp),
+        1.0
+    );
+    assert_eq!(running.metric("corvid_syslog_open_connections", &tcp), 2.0);
+    // A slot frees when a connection closes.
+    drop(first);
+    let deadline = Instant::now() + WAIT;
+    while running.metric("corvid_syslog_open_connections", &tcp) > 1.0 && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut fourth = connect_from("127.0.0.6", to);
+    fourth.write_all(b"<13>fourth\n").expect("write");
+    running.wait_for_records(3.0);
+    running.stop();
+    drop((second, fourth));
+    let sent = [
+        b"<13>first".to_vec(),
+        b"<13>second".to_vec(),
+        b"<13>fourth".to_vec(),
+    ];
+    assert_delivered(&read_exactly(&topic, 3), &sent, "127.0.0.6");
+}
