@@ -15,7 +15,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::{brokers, read_topic, unique, WAIT};
-use corvid_connectors::file::tail::{run, PositionsStore, TailConfig, TailMetrics, TailSummary};
+use corvid_connectors::file::tail::{
+    run, PositionsStore, StartAt, TailConfig, TailMetrics, TailSummary,
+};
 use corvid_connectors::ingest::config::parse_yaml;
 use corvid_connectors::metrics::ConnectorMetrics;
 
@@ -270,18 +272,31 @@ fn a_graceful_restart_mid_stream_repeats_and_loses_nothing() {
 
     // The writer keeps going, at its own pace, while the connector stops and starts: it
     // rotates once and leaves lines half-written between its writes.
+    // The writer keeps going, at its own pace, while the connector stops and starts: it
+    // leaves lines half-written between its writes, and once the connector has stopped
+    // it rotates the file; it ends some lines after the restart.
+    let stopped = Arc::new(AtomicBool::new(false));
+    let restarted = Arc::new(AtomicBool::new(false));
     let writer = {
         let (dir, path) = (dir.clone(), path.clone());
+        let (stopped, restarted) = (Arc::clone(&stopped), Arc::clone(&restarted));
         std::thread::spawn(move || {
             let mut written = Vec::new();
-            for index in 100..1600u32 {
-                if index == 900 {
-                    std::fs::rename(&path, dir.join("app.log.1")).unwrap();
-                    write_lines(&mut app, numbered("x", 900..910), &mut written);
-                    app = appender(&path);
+            let mut index = 100u32;
+            let mut rotate_at = None;
+            let mut end_at = None;
+            while end_at.is_none_or(|end| index < end) {
+                if rotate_at.is_none() && stopped.load(Ordering::Acquire) {
+                    rotate_at = Some(index + 50);
                 }
-                if (900..910).contains(&index) {
-                    continue;
+                if end_at.is_none() && restarted.load(Ordering::Acquire) {
+                    end_at = Some(index + 300);
+                }
+                if rotate_at == Some(index) {
+                    std::fs::rename(&path, dir.join("app.log.1")).unwrap();
+                    write_lines(&mut app, numbered("x", index..index + 10), &mut written);
+                    app = appender(&path);
+                    index += 10;
                 }
                 let line = format!("x-{index:04} some payload");
                 let (head, tail) = line.split_at(7);
@@ -294,6 +309,7 @@ fn a_graceful_restart_mid_stream_repeats_and_loses_nothing() {
                 if index % 10 == 0 {
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                index += 1;
             }
             written
         })
@@ -302,10 +318,11 @@ fn a_graceful_restart_mid_stream_repeats_and_loses_nothing() {
     let first = Connector::start(&config);
     wait_for(&topic, 300);
     let (first_summary, _) = first.stop();
-    assert!(!writer.is_finished(), "the writer ended before the stop");
+    stopped.store(true, Ordering::Release);
     // Lines keep coming while no connector runs.
     std::thread::sleep(Duration::from_millis(300));
     let second = Connector::start(&config);
+    restarted.store(true, Ordering::Release);
     expected.extend(writer.join().expect("writer"));
     let total = expected.len();
     wait_for(&topic, total);
@@ -328,4 +345,170 @@ fn a_graceful_restart_mid_stream_repeats_and_loses_nothing() {
         "{first_summary:?} {second_summary:?}"
     );
     assert_positions_at_file_ends(&dir);
+}
+
+#[test]
+fn start_at_end_skips_old_lines_and_a_replaced_file_is_read_from_its_start() {
+    let (_keep, dir) = canonical_tempdir();
+    let topic = unique("tail-replace");
+    let source = unique("tail-replace-source");
+    let mut config = config(&dir, &topic, &source, &["x.log"]);
+    config.start_at = StartAt::End;
+    let path = dir.join("x.log");
+    let mut x = appender(&path);
+    write_lines(&mut x, numbered("old", 0..20), &mut Vec::new());
+    // A line being written at start-up is delivered whole.
+    x.write_all(b"old-partial").unwrap();
+    let mut expected = vec!["old-partial completed".to_owned()];
+
+    let first = Connector::start(&config);
+    std::thread::sleep(Duration::from_millis(300));
+    x.write_all(b" completed\n").unwrap();
+    write_lines(&mut x, numbered("new", 0..10), &mut expected);
+    wait_for(&topic, expected.len());
+    first.stop();
+
+    // While stopped, the file is deleted and another one created at its path (on most
+    // filesystems with the freed inode): its lines are new, whatever `start_at` says.
+    let inode =
+        |path: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap());
+    let old_inode = inode(&path);
+    drop(x);
+    std::fs::remove_file(&path).unwrap();
+    let mut x = appender(&path);
+    write_lines(&mut x, numbered("re", 0..30), &mut expected);
+    eprintln!("inode reused: {}", inode(&path) == old_inode);
+
+    let second = Connector::start(&config);
+    wait_for(&topic, expected.len());
+    let streams = by_stream(&topic, expected.len());
+    second.stop();
+    assert_same_lines(&streams[&stream(&dir, "x.log")], &expected);
+    assert_positions_at_file_ends(&dir);
+}
+
+/// The `corvid` binary, killed with SIGKILL mid-stream and started again, delivers every
+/// line at least once: what it repeats is one contiguous stretch after its last stored
+/// position, and nothing is lost or reordered. The restarted one serves its metrics and
+/// stops on SIGTERM with success.
+#[test]
+fn the_binary_killed_mid_stream_loses_nothing() {
+    let (_keep, dir) = canonical_tempdir();
+    let topic = unique("tail-kill");
+    let source = unique("tail-kill-source");
+    let path = dir.join("app.log");
+    let config_path = dir.join("connect-file.yaml");
+    let write_config = |listen: &str| {
+        let text = format!(
+            "files:
+  - paths: [{:?}]
+    source: {{id: {source}, log_types: [Syslog.RFC5424]}}
+positions: {:?}
+poll_interval_ms: 50
+positions_interval_ms: 200
+kafka: {{brokers: {:?}, topic: {topic}, partitions: 1}}
+metrics: {{listen: {listen:?}}}
+",
+            path.to_string_lossy(),
+            dir.join("positions.json").to_string_lossy(),
+            brokers(),
+        );
+        std::fs::write(&config_path, text).expect("write config");
+    };
+    let config_arg = config_path.to_string_lossy().into_owned();
+    let mut app = appender(&path);
+    let mut written = Vec::new();
+    write_lines(&mut app, numbered("k", 0..200), &mut written);
+    // The writer goes on until some time after the restart.
+    let restarted = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let restarted = Arc::clone(&restarted);
+        std::thread::spawn(move || {
+            let mut more = Vec::new();
+            let mut chunk = 10u32;
+            let mut end_at = None;
+            while end_at.is_none_or(|end| chunk < end) {
+                if end_at.is_none() && restarted.load(Ordering::Acquire) {
+                    end_at = Some(chunk + 20);
+                }
+                write_lines(
+                    &mut app,
+                    numbered("k", chunk * 20..chunk * 20 + 20),
+                    &mut more,
+                );
+                std::thread::sleep(Duration::from_millis(20));
+                chunk += 1;
+            }
+            more
+        })
+    };
+
+    write_config(&common::free_listen_address());
+    let first = common::Running::start(&["connect", "file", "--config", &config_arg]);
+    wait_for(&topic, 600);
+    drop(first); // SIGKILL
+
+    let listen = common::free_listen_address();
+    write_config(&listen);
+    let second = common::Running::start(&["connect", "file", "--config", &config_arg]);
+    restarted.store(true, Ordering::Release);
+    written.extend(writer.join().expect("writer"));
+    // Caught up once the stored position is the end of the file.
+    let size = std::fs::metadata(&path).unwrap().len();
+    let deadline = std::time::Instant::now() + WAIT;
+    let caught_up = || {
+        PositionsStore::new(dir.join("positions.json"))
+            .load()
+            .ok()
+            .flatten()
+            .is_some_and(|positions| positions.iter().any(|p| p.offset == size))
+    };
+    while !caught_up() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no position reached the end of the file\n{}",
+            second.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let labels = [("source", source.as_str())];
+    let exposition = common::scrape(&listen).unwrap_or_default();
+    assert_eq!(
+        common::sample(&exposition, "corvid_file_tail_files_watched", &labels),
+        Some(1.0),
+        "{exposition}"
+    );
+    assert_eq!(
+        common::sample(
+            &exposition,
+            "corvid_build_info",
+            &[("component", "connect-file")]
+        ),
+        Some(1.0),
+        "{exposition}"
+    );
+    let (stopped, stderr) = second.terminate();
+    assert!(stopped, "SIGTERM did not end it with success:\n{stderr}");
+
+    let delivered: Vec<String> = read_topic(&topic, usize::MAX, Duration::from_secs(5))
+        .into_iter()
+        .map(|(_, value)| String::from_utf8(value).expect("UTF-8 line"))
+        .collect();
+    // delivered = written[..k] ++ written[j..] with j <= k: one replayed stretch.
+    let k = delivered
+        .iter()
+        .zip(&written)
+        .take_while(|(delivered, written)| delivered == written)
+        .count();
+    if k < delivered.len() {
+        let j = written
+            .iter()
+            .position(|line| *line == delivered[k])
+            .expect("a delivered line was written");
+        assert!(j <= k, "lines {k}..{j} were lost");
+        assert_same_lines(&delivered[k..], &written[j..]);
+        eprintln!("{} lines repeated after the kill", k - j);
+    } else {
+        assert_same_lines(&delivered, &written);
+    }
 }

@@ -80,6 +80,16 @@ impl LineSplitter {
         self.buffer.extend_from_slice(bytes);
     }
 
+    /// Drops the bytes already cut and gives back memory a long read left behind, so an
+    /// idle file holds no more than its partial line.
+    pub fn release(&mut self) {
+        self.buffer.drain(..self.cut);
+        self.start += self.cut as u64;
+        self.searched -= self.cut;
+        self.cut = 0;
+        self.buffer.shrink_to(self.buffer.len());
+    }
+
     /// The next complete record, or `None` until more bytes come.
     pub fn next_cut(&mut self) -> Option<Cut> {
         // A line of `max_line` bytes ends at most two bytes later (`\r\n`).
@@ -163,6 +173,8 @@ mod tests {
         assert_eq!(splitter.read_offset(), 113);
         assert_eq!(splitter.pending(), 3);
         // The partial line waits for its newline.
+        splitter.release();
+        assert_eq!((splitter.consumed(), splitter.read_offset()), (110, 113));
         splitter.push(b"ee\n");
         assert_eq!(cuts(&mut splitter), [line("three", 116)]);
     }

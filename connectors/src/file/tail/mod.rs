@@ -368,7 +368,12 @@ impl<'a> Tailer<'a> {
                 let start_at_end = self.first_scan
                     && self.config.start_at == StartAt::End
                     && !self.known_streams.contains(&here);
-                (here, if start_at_end { size } else { 0 })
+                let offset = if start_at_end {
+                    after_last_line(&file, size).unwrap_or(size)
+                } else {
+                    0
+                };
+                (here, offset)
             }
         };
         tracing::info!(path = %path.display(), stream, offset, "tailing file");
@@ -578,6 +583,7 @@ impl<'a> Tailer<'a> {
             match tailed.file.read_at(read_buffer, tailed.lines.read_offset()) {
                 Ok(0) => {
                     at_end = true;
+                    tailed.lines.release();
                     break;
                 }
                 Ok(read) => {
@@ -647,6 +653,19 @@ impl<'a> Tailer<'a> {
         self.last_saved = Instant::now();
         Ok(())
     }
+}
+
+/// Where `start_at: end` starts: after the last newline within the last [`READ_BYTES`],
+/// so a line being written at that moment is delivered whole; the end if there is none.
+fn after_last_line(file: &File, size: u64) -> std::io::Result<u64> {
+    let from = size.saturating_sub(READ_BYTES as u64);
+    let mut tail = vec![0; (size - from) as usize];
+    file.read_exact_at(&mut tail, from)?;
+    Ok(match tail.iter().rposition(|&byte| byte == b'\n') {
+        Some(at) => from + at as u64 + 1,
+        None if from == 0 => 0,
+        None => size,
+    })
 }
 
 fn sleep_unless_stopped(shutdown: &AtomicBool, total: Duration) {
