@@ -273,7 +273,7 @@ fn tokens_sources_and_size_limits_are_enforced() {
     let topic = unique("http-refuse");
     let connector = Connector::start(&config(
         &topic,
-        "limits: {max_body_kib: 64, max_decompressed_kib: 256}",
+        "limits: {max_body_kib: 64, max_decompressed_kib: 256, max_record_bytes: 2048}",
     ));
     let url = format!("{}/ingest/web", connector.base);
     let client = Client::builder().timeout(WAIT).build().expect("client");
@@ -306,6 +306,12 @@ fn tokens_sources_and_size_limits_are_enforced() {
     let bomb = gzip(&vec![b'a'; 16 << 20]);
     assert!(bomb.len() < 64 << 10, "the bomb is small when sent");
     assert_eq!(post(&client, &url, Some(TOKEN), bomb, true), 413);
+    // One line over max_record_bytes: the whole body is refused, its short line too.
+    let long_line = format!("short line\n{}\n", "w".repeat(3000));
+    assert_eq!(
+        post(&client, &url, Some(TOKEN), long_line.into_bytes(), false),
+        413
+    );
     // A body that claims gzip and is not.
     assert_eq!(post(&client, &url, Some(TOKEN), refused, true), 400);
 

@@ -53,6 +53,9 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// How long a request waits for room in a full Kafka queue before answering 429.
     pub queue_full_wait_ms: u64,
+    /// Longest single record (line, or osquery `data` element); a body holding a longer
+    /// one is refused whole (413) rather than sent to a broker that would refuse it.
+    pub max_record_bytes: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +65,7 @@ impl Default for Limits {
             max_decompressed_kib: 64 * 1024,
             max_concurrent_requests: 64,
             queue_full_wait_ms: 1000,
+            max_record_bytes: 1_000_000,
         }
     }
 }
@@ -141,6 +145,9 @@ impl HttpConfig {
         }
         if limits.max_decompressed_kib < limits.max_body_kib {
             return Err("limits.max_decompressed_kib: must be at least limits.max_body_kib".into());
+        }
+        if limits.max_record_bytes < 1024 {
+            return Err("limits.max_record_bytes: must be at least 1024".into());
         }
         if limits.max_concurrent_requests == 0 {
             return Err("limits.max_concurrent_requests: must be at least 1".into());

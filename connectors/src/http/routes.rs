@@ -153,6 +153,20 @@ impl Service {
         self.refuse(source, status, &error.to_string())
     }
 
+    /// A 413 when one of `records` is over `limits.max_record_bytes`: checked before any
+    /// is queued, so such a body is refused whole.
+    fn check_record_sizes<'a>(
+        &self,
+        source: &str,
+        mut records: impl Iterator<Item = &'a [u8]>,
+    ) -> Option<Response> {
+        let limit = self.limits.max_record_bytes;
+        records.any(|record| record.len() > limit).then(|| {
+            let message = format!("a record is over limits.max_record_bytes ({limit})");
+            self.refuse(source, StatusCode::PAYLOAD_TOO_LARGE, &message)
+        })
+    }
+
     /// Queues records, awaits their acknowledgements and answers.
     async fn deliver<'a>(
         &self,
@@ -212,6 +226,9 @@ async fn ingest(
         Ok(body) => body,
         Err(error) => return service.body_refused(source, error),
     };
+    if let Some(response) = service.check_record_sizes(source, lines(&body)) {
+        return response;
+    }
     let stream = stream_name(&headers).unwrap_or_else(|| peer.0.ip().to_string());
     let key = stream.as_bytes();
     let records = lines(&body).map(|line| (key, line));
@@ -310,6 +327,9 @@ async fn osquery_log(
         }
     };
     let records: Vec<Vec<u8>> = request.data.iter().map(|e| record_bytes(e)).collect();
+    if let Some(response) = service.check_record_sizes(source, records.iter().map(Vec::as_slice)) {
+        return response;
+    }
     let key = host.as_bytes();
     service
         .deliver(
