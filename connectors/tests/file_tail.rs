@@ -301,12 +301,12 @@ fn a_graceful_restart_mid_stream_repeats_and_loses_nothing() {
                 let line = format!("x-{index:04} some payload");
                 let (head, tail) = line.split_at(7);
                 app.write_all(head.as_bytes()).unwrap();
-                if index % 50 == 0 {
+                if index.is_multiple_of(50) {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 app.write_all(format!("{tail}\n").as_bytes()).unwrap();
                 written.push(line);
-                if index % 10 == 0 {
+                if index.is_multiple_of(10) {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 index += 1;
