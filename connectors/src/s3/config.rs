@@ -161,8 +161,30 @@ impl S3Config {
             source.spec().validate(&format!("sources[{index}]"))?;
         }
         check_unique_ids(self.sources.iter().map(|s| s.id.as_str()), "sources")?;
+        // An object under two sources would be read for whichever lists it first: its
+        // source, and so its log types, would be a race.
+        for (index, source) in self.sources.iter().enumerate() {
+            for (earlier, other) in self.sources[..index].iter().enumerate() {
+                if prefixes_overlap(&source.prefix, &other.prefix) {
+                    return Err(format!(
+                        "sources[{index}].prefix: {:?} overlaps sources[{earlier}].prefix {:?}",
+                        source.prefix, other.prefix
+                    ));
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// Whether one prefix lists objects of the other (segment-wise, as object stores list).
+fn prefixes_overlap(a: &str, b: &str) -> bool {
+    let a = a.trim_matches('/');
+    let b = b.trim_matches('/');
+    let under = |inner: &str, outer: &str| {
+        outer.is_empty() || inner == outer || inner.starts_with(&format!("{outer}/"))
+    };
+    under(a, b) || under(b, a)
 }
 
 #[cfg(test)]
@@ -196,6 +218,19 @@ mod tests {
         assert!(parse_yaml::<S3Config>(&format!("{MINIMAL}\nconcurency: 2"))
             .unwrap_err()
             .contains("concurency"));
+    }
+
+    #[test]
+    fn overlapping_prefixes_are_refused() {
+        assert!(prefixes_overlap("AWSLogs", "AWSLogs/123/"));
+        assert!(prefixes_overlap("", "x"));
+        assert!(!prefixes_overlap("logs/a", "logs/ab"));
+        let text = "store: {url: s3://logs}\nsources: [{id: a, prefix: x/, log_types: [A.B]}, {id: b, prefix: x/y, log_types: [A.B]}]";
+        let config: S3Config = parse_yaml(text).unwrap();
+        assert_eq!(
+            config.validate().unwrap_err(),
+            "sources[1].prefix: \"x/y\" overlaps sources[0].prefix \"x/\""
+        );
     }
 
     #[test]

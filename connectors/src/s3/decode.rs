@@ -183,7 +183,14 @@ fn decode_tracked<R: Read>(
     let framing = detect_framing(&head);
     let reader = BufReader::with_capacity(READ_BUFFER, Cursor::new(head).chain(decompressed));
     match framing {
-        Framing::Envelope => split_envelope(reader, limit, counts, emit),
+        Framing::Envelope => split_envelope(reader, limit, counts, emit).map_err(|error| {
+            // An I/O error inside the JSON parser is the decompressor's (or the source's).
+            if error.is_io() {
+                describe(compression, &io::Error::other(error.to_string()))
+            } else {
+                format!("envelope: {error}")
+            }
+        }),
         Framing::Lines => {
             split_lines(reader, limit, counts, emit).map_err(|e| describe(compression, &e))
         }
@@ -271,7 +278,7 @@ fn split_envelope(
     limit: usize,
     counts: &mut Counts,
     emit: &mut Emit<'_>,
-) -> Result<(), String> {
+) -> Result<(), serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let mut stopped = false;
     let outcome = EnvelopeSeed {
@@ -284,8 +291,8 @@ fn split_envelope(
     if stopped {
         return Ok(());
     }
-    outcome.map_err(|e| format!("envelope: {e}"))?;
-    deserializer.end().map_err(|e| format!("envelope: {e}"))
+    outcome?;
+    deserializer.end()
 }
 
 /// The top-level object: `Records` is split, other keys are skipped.
@@ -487,6 +494,23 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(records.len(), 2);
+    }
+
+    #[test]
+    fn a_truncated_gzip_envelope_blames_gzip() {
+        let records: Vec<String> = (0..2000)
+            .map(|i| format!("{{\"eventID\":\"{i}\",\"n\":{}}}", i * 7919))
+            .collect();
+        let bytes = gzip(format!("{{\"Records\":[{}]}}", records.join(",")).as_bytes());
+        let (result, sent) = decode(&bytes[..bytes.len() / 2]);
+        match result {
+            Err(DecodeError::Corrupt { reason, records }) => {
+                assert!(reason.starts_with("gzip:"), "{reason}");
+                assert_eq!(records as usize, sent.len());
+                assert!(records > 0);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -88,13 +88,18 @@ impl Connector {
     pub async fn run(&self, once: bool, poll_interval: Duration) -> PassSummary {
         loop {
             let last = self.pass().await;
-            tracing::info!(
-                completed = last.completed,
-                failed = last.failed,
-                listing_errors = last.listing_errors.len(),
-                cursor_entries = self.cursor.len(),
-                "s3 pass done"
-            );
+            let cursor_entries = self.cursor.len();
+            if last.completed + last.failed > 0 || !last.listing_errors.is_empty() {
+                tracing::info!(
+                    completed = last.completed,
+                    failed = last.failed,
+                    listing_errors = last.listing_errors.len(),
+                    cursor_entries,
+                    "s3 pass done"
+                );
+            } else {
+                tracing::debug!(cursor_entries, "s3 pass done: nothing new");
+            }
             if once || self.stopping() {
                 self.flush();
                 return last;
