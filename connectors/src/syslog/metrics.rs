@@ -14,6 +14,7 @@ pub struct SyslogMetrics {
     framing_errors: IntCounterVec,
     truncated: IntCounterVec,
     dropped: IntCounterVec,
+    kernel_drops: IntCounterVec,
     handshake_failures: IntCounterVec,
 }
 
@@ -66,6 +67,10 @@ impl SyslogMetrics {
                 "corvid_syslog_dropped_total",
                 "UDP datagrams dropped because the Kafka producer queue was full",
             ),
+            kernel_drops: counter(
+                "corvid_syslog_kernel_drops_total",
+                "UDP datagrams the kernel dropped because the socket receive buffer was full",
+            ),
             handshake_failures: counter(
                 "corvid_syslog_tls_handshake_failures_total",
                 "TLS handshakes that failed or timed out",
@@ -90,6 +95,7 @@ impl SyslogMetrics {
             framing_errors: self.framing_errors.with_label_values(&labels),
             truncated: self.truncated.with_label_values(&labels),
             dropped: self.dropped.with_label_values(&labels),
+            kernel_drops: self.kernel_drops.with_label_values(&labels),
             handshake_failures: self.handshake_failures.with_label_values(&labels),
         }
     }
@@ -110,5 +116,6 @@ pub struct ListenerMetrics {
     pub framing_errors: IntCounter,
     pub truncated: IntCounter,
     pub dropped: IntCounter,
+    pub kernel_drops: IntCounter,
     pub handshake_failures: IntCounter,
 }

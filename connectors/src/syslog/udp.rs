@@ -4,7 +4,7 @@
 //! is offered to the producer without waiting, and one that finds librdkafka's queue
 //! full is dropped and counted (`corvid_syslog_dropped_total`). A large socket receive
 //! buffer (`receive_buffer_bytes`) absorbs bursts; what the kernel itself drops when
-//! even that overflows shows in `/proc/net/udp` (`drops`) and `netstat -su`.
+//! even that overflows is read from `/proc/net/udp` (`corvid_syslog_kernel_drops_total`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -56,10 +56,16 @@ impl DatagramListener {
         let mut buffer = vec![0u8; DATAGRAM_BUFFER];
         let mut keys = KeyCache::default();
         let mut dropped = 0u64;
+        let mut kernel = KernelDrops::new(&self.socket);
+        let mut every_second = tokio::time::interval(KERNEL_DROPS_INTERVAL);
         loop {
             let received = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
+                _ = every_second.tick() => {
+                    kernel.update(&self.outlet.metrics.kernel_drops);
+                    continue;
+                }
                 received = self.socket.recv_from(&mut buffer) => received,
             };
             match received {
@@ -81,6 +87,7 @@ impl DatagramListener {
             self.deliver(&buffer[..length], peer, &mut keys, &mut dropped)
                 .await;
         }
+        kernel.update(&self.outlet.metrics.kernel_drops);
     }
 
     async fn deliver(
@@ -102,6 +109,65 @@ impl DatagramListener {
             }
         }
     }
+}
+
+/// How often the kernel's drop count of the socket is read.
+const KERNEL_DROPS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The datagrams the kernel dropped because the socket buffer was full, read from
+/// `/proc/net/udp` and `/proc/net/udp6` (Linux; elsewhere the counter stays at 0).
+struct KernelDrops {
+    inode: Option<u64>,
+    seen: u64,
+}
+
+impl KernelDrops {
+    fn new(socket: &UdpSocket) -> KernelDrops {
+        KernelDrops {
+            inode: socket_inode(socket),
+            seen: 0,
+        }
+    }
+
+    fn update(&mut self, counter: &prometheus::IntCounter) {
+        let Some(drops) = self.inode.and_then(kernel_drops) else {
+            return;
+        };
+        if drops > self.seen {
+            counter.inc_by(drops - self.seen);
+            self.seen = drops;
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn socket_inode(socket: &UdpSocket) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let path = format!("/proc/self/fd/{}", socket.as_raw_fd());
+    std::fs::metadata(path).ok().map(|metadata| metadata.ino())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn socket_inode(_socket: &UdpSocket) -> Option<u64> {
+    None
+}
+
+/// The `drops` column of the socket's line: `sl local rem st tx:rx tr:tm retrnsmt uid
+/// timeout inode ref pointer drops`.
+fn kernel_drops(inode: u64) -> Option<u64> {
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.get(9).and_then(|field| field.parse().ok()) == Some(inode) {
+                return fields.get(12).and_then(|field| field.parse().ok());
+            }
+        }
+    }
+    None
 }
 
 /// A datagram's message: a trailing LF, CRLF or NUL some senders add is stripped (as
