@@ -713,3 +713,81 @@ fn polling_handles_damaged_zstd_and_late_objects_and_stops_on_sigterm() {
     assert_eq!(zstd_lines.last(), Some(&vpc_line(2, 59).as_bytes()));
     eprintln!("{log}");
 }
+
+/// A local directory (`file://`) store, run in-process: only objects under the source's
+/// prefix are read, keyed by their file URL; a second pass reads nothing again.
+#[test]
+fn a_local_directory_store_is_read_under_its_prefix() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let root = directory.path();
+    std::fs::create_dir_all(root.join("app/2026")).expect("mkdir");
+    std::fs::create_dir_all(root.join("other")).expect("mkdir");
+    std::fs::write(root.join("app/a.log"), "one\ntwo\nthree\n").expect("write");
+    std::fs::write(root.join("app/2026/b.log.gz"), gzip(b"four\nfive")).expect("write");
+    std::fs::write(root.join("other/c.log"), "not mine\n").expect("write");
+    let raw_topic = unique("s3-raw");
+    let text = format!(
+        "kafka: {{brokers: \"{}\", topic: {raw_topic}, partitions: 1}}\nstore: {{url: \"file://{}\"}}\ncursor_topic: {}\nsources: [{{id: app, prefix: app, log_types: [Syslog.RFC3164]}}]\n",
+        brokers(),
+        root.display(),
+        unique("s3-cursor")
+    );
+    let config: corvid_connectors::s3::config::S3Config =
+        corvid_connectors::ingest::config::parse_yaml(&text).expect("config");
+    config.validate().expect("valid config");
+    for _ in 0..2 {
+        corvid_connectors::s3::run(
+            config.clone(),
+            true,
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        )
+        .expect("one pass");
+    }
+    let mut records: Vec<(String, String)> = read_all(&raw_topic)
+        .into_iter()
+        .map(|record| {
+            (
+                record.key,
+                String::from_utf8(record.value).expect("UTF-8 line"),
+            )
+        })
+        .collect();
+    records.sort();
+    let a = format!("file://{}/app/a.log", root.display());
+    let b = format!("file://{}/app/2026/b.log.gz", root.display());
+    let mut expected: Vec<(String, String)> = [
+        (&a, "one"),
+        (&a, "two"),
+        (&a, "three"),
+        (&b, "four"),
+        (&b, "five"),
+    ]
+    .into_iter()
+    .map(|(key, line)| (key.clone(), line.to_owned()))
+    .collect();
+    expected.sort();
+    assert_eq!(records, expected);
+}
+
+/// Bad config fails at start-up naming the key.
+#[test]
+fn bad_config_names_the_key() {
+    let mut file = tempfile::NamedTempFile::new().expect("config file");
+    write!(
+        file,
+        "store: {{url: \"s3://b\"}}\nsources:\n  - {{id: a, prefix: logs, log_types: [AWS.CloudTrail]}}\n  - {{id: b, prefix: logs/vpc, log_types: [AWS.VPCFlow]}}\n"
+    )
+    .expect("write");
+    let error = corvid_connectors::s3::run_from_file(
+        file.path(),
+        true,
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .expect_err("overlapping prefixes");
+    assert!(
+        error
+            .to_string()
+            .ends_with("sources[1].prefix: \"logs/vpc\" overlaps sources[0].prefix \"logs\""),
+        "{error}"
+    );
+}
