@@ -2,8 +2,9 @@
 //!
 //! One record per line (the trailing `\n` or `\r\n` removed, empty lines skipped), keyed
 //! by the file's canonical path so the whole file stays ordered in one partition. The
-//! connector returns only after the broker acknowledged every record. Tailing across
-//! rotation with a durable position is a later widening (issue 10).
+//! connector returns only after the broker acknowledged every record. Tailing files and
+//! globs across rotation, with a durable position per file, is [`tail`]
+//! (`corvid connect file --config`).
 //!
 //! Delivery reports feed [`ConnectorMetrics`] as they arrive, labelled
 //! `connector="file"` and `source=<source id>`.

@@ -221,14 +221,18 @@ impl<'a> Tailer<'a> {
     fn run(mut self, shutdown: &AtomicBool) -> Result<TailSummary, TailError> {
         let poll = Duration::from_millis(self.config.poll_interval_ms);
         let save_every = Duration::from_millis(self.config.positions_interval_ms);
-        let mut last_scan: Option<Instant> = None;
+        // The first scan settles where each file resumes; writing that at once fails
+        // start-up on an unwritable positions file instead of at the first flush.
+        self.scan();
+        let mut last_scan = Instant::now();
+        self.save()?;
         let outcome = loop {
             if shutdown.load(Ordering::Acquire) {
                 break Ok(());
             }
-            if last_scan.is_none_or(|at| at.elapsed() >= poll) {
+            if last_scan.elapsed() >= poll {
                 self.scan();
-                last_scan = Some(Instant::now());
+                last_scan = Instant::now();
             }
             let progress = match self.round() {
                 Ok(progress) => progress,
