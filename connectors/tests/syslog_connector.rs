@@ -517,3 +517,70 @@ fn connections_beyond_max_connections_are_closed_and_counted() {
     ];
     assert_delivered(&read_exactly(&topic, 3), &sent, "127.0.0.6");
 }
+
+/// The `corvid connect syslog` command: a bad key fails naming it; SIGTERM delivers what
+/// was read (the connection still open) and exits 0.
+#[test]
+fn the_command_names_a_bad_key_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "sources: [{id: a}]\nlisteners: [{transport: tcp, listen: '127.0.0.1:0', source: b}]\n",
+    )
+    .expect("write config");
+    let output = Command::new(common::corvid_binary())
+        .args(["connect", "syslog", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("run corvid");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("listeners[0].source: no source has the id \"b\""),
+        "{stderr}"
+    );
+
+    let topic = unique("syslog-command");
+    let listen = common::free_listen_address();
+    let metrics = common::free_listen_address();
+    let config = dir.path().join("syslog.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kafka: {{brokers: '{}', topic: '{topic}', partitions: {PARTITIONS}}}\n\
+             metrics: {{listen: '{metrics}'}}\n\
+             sources: [{{id: network, label: Network gear}}]\n\
+             listeners: [{{transport: tcp, listen: '{listen}'}}]\n",
+            brokers()
+        ),
+    )
+    .expect("write config");
+    let config = config.to_str().expect("UTF-8 path");
+    let corvid = common::Running::start(&["connect", "syslog", "--config", config]);
+    let to: SocketAddr = listen.parse().expect("address");
+    let deadline = Instant::now() + WAIT;
+    let mut stream = loop {
+        match TcpStream::connect(to) {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(error) => panic!("connector not listening: {error}\n{}", corvid.stderr_text()),
+        }
+    };
+    let sent = messages("command", 300, true);
+    let bytes: Vec<u8> = sent.iter().flat_map(|m| octet_counted(m)).collect();
+    stream.write_all(&bytes).expect("write");
+    let tcp = [("transport", "tcp"), ("source", "network")];
+    let (read, exposition) = common::wait_for_sample(
+        &metrics,
+        "corvid_syslog_messages_total",
+        &tcp,
+        |value| value >= 300.0,
+        WAIT,
+    );
+    assert_eq!(read, Some(300.0), "{exposition}");
+    let (clean, stderr) = corvid.terminate();
+    assert!(clean, "exit status after SIGTERM:\n{stderr}");
+    drop(stream);
+    assert_delivered(&read_exactly(&topic, 300), &sent, "127.0.0.1");
+}
