@@ -545,3 +545,80 @@ fn an_osquery_tls_logger_conversation_over_https() {
     );
     connector.stop();
 }
+
+/// A request body fed from a channel: the test decides when each part is sent.
+struct ChannelBody(mpsc::Receiver<Vec<u8>>, Vec<u8>);
+
+impl std::io::Read for ChannelBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.1.is_empty() {
+            match self.0.recv() {
+                Ok(chunk) => self.1 = chunk,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.1.len());
+        buf[..n].copy_from_slice(&self.1[..n]);
+        self.1.drain(..n);
+        Ok(n)
+    }
+}
+
+/// Shutdown raised while a request's body is still arriving: the request is finished
+/// (acknowledged, 200), then the connector flushes and exits cleanly.
+#[test]
+fn shutdown_finishes_the_requests_in_flight() {
+    let topic = unique("http-shutdown");
+    let connector = Connector::start(&config(&topic, ""));
+    let url = format!("{}/ingest/web", connector.base);
+    let (parts, receiver) = mpsc::channel::<Vec<u8>>();
+    let (warm, warmed) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let client = Client::builder().timeout(WAIT).build().expect("client");
+        // A first request opens the (keep-alive) connection the streamed one reuses, so
+        // the connector is surely serving that connection when the flag goes up.
+        let first = post(
+            &client,
+            &url,
+            Some(TOKEN),
+            b"in flight -1\n".to_vec(),
+            false,
+        );
+        assert_eq!(first, 200);
+        let _ = warm.send(());
+        let body = reqwest::blocking::Body::new(ChannelBody(receiver, Vec::new()));
+        let response = client
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .body(body)
+            .send()
+            .expect("POST");
+        response.status().as_u16()
+    });
+    let part = |range: std::ops::Range<usize>| -> Vec<u8> {
+        range
+            .map(|n| format!("in flight {n}\n"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    warmed
+        .recv_timeout(WAIT)
+        .expect("the first request was answered");
+    parts.send(part(0..500)).expect("first half");
+    std::thread::sleep(Duration::from_millis(500));
+    connector.shutdown.store(true, Ordering::Relaxed);
+    // The connector has seen the flag (it polls every 100 ms) and stopped accepting.
+    std::thread::sleep(Duration::from_millis(500));
+    parts.send(part(500..1000)).expect("second half");
+    drop(parts);
+    assert_eq!(client.join().expect("client"), 200);
+    connector.stop();
+
+    let records = read_topic(&topic, 1001, WAIT);
+    let values: Vec<String> = records
+        .iter()
+        .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+        .collect();
+    let expected: Vec<String> = (-1..1000).map(|n| format!("in flight {n}")).collect();
+    assert_eq!(values, expected, "all of it, in order");
+}

@@ -4,6 +4,7 @@
 //! memory than the limits.
 
 use std::io::Read;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
@@ -23,7 +24,13 @@ pub enum BodyError {
     UnsupportedEncoding(String),
     #[error("cannot read the request body: {0}")]
     Read(String),
+    #[error("the request body did not arrive within {0:?}")]
+    Timeout(Duration),
 }
+
+/// How long a client may take to send its body: a slow sender must not hold one of the
+/// `limits.max_concurrent_requests` turns for ever.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Reads the body, refusing it as soon as it passes `max_bytes`, then inflates gzip.
 pub async fn read_body(
@@ -49,7 +56,21 @@ pub async fn read_body(
     if declared.is_some_and(|length| length > max_bytes as u64) {
         return Err(BodyError::TooLarge { limit: max_bytes });
     }
-    let mut buffer = BytesMut::with_capacity(declared.map_or(8192, |n| n as usize));
+    let capacity = declared.map_or(8192, |n| n as usize);
+    let sent = tokio::time::timeout(BODY_TIMEOUT, collect(body, capacity, max_bytes))
+        .await
+        .map_err(|_| BodyError::Timeout(BODY_TIMEOUT))??;
+    if !gzip {
+        return Ok(sent);
+    }
+    // Inflating up to tens of MiB is CPU work: keep it off the I/O threads.
+    tokio::task::spawn_blocking(move || inflate(&sent, max_inflated))
+        .await
+        .map_err(|error| BodyError::Read(error.to_string()))?
+}
+
+async fn collect(body: Body, capacity: usize, max_bytes: usize) -> Result<Bytes, BodyError> {
+    let mut buffer = BytesMut::with_capacity(capacity);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| BodyError::Read(error.to_string()))?;
@@ -58,14 +79,7 @@ pub async fn read_body(
         }
         buffer.extend_from_slice(&chunk);
     }
-    let sent = buffer.freeze();
-    if !gzip {
-        return Ok(sent);
-    }
-    // Inflating up to tens of MiB is CPU work: keep it off the I/O threads.
-    tokio::task::spawn_blocking(move || inflate(&sent, max_inflated))
-        .await
-        .map_err(|error| BodyError::Read(error.to_string()))?
+    Ok(buffer.freeze())
 }
 
 /// Inflates (possibly concatenated) gzip members, reading at most one byte past the limit.

@@ -148,6 +148,7 @@ impl Service {
             }
             BodyError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyError::BadGzip(_) | BodyError::Read(_) => StatusCode::BAD_REQUEST,
+            BodyError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         };
         debug!(source, %error, "request body refused");
         self.refuse(source, status, &error.to_string())
@@ -267,6 +268,9 @@ async fn enroll(
         return service.refuse("", StatusCode::NOT_FOUND, "osquery is not configured");
     };
     let source = "osquery-enroll";
+    let Ok(_turn) = service.turns.acquire().await else {
+        return service.refuse(source, StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
     let body = match service.body(&headers, body).await {
         Ok(body) => body,
         Err(error) => return service.body_refused(source, error),
