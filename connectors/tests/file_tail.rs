@@ -512,3 +512,25 @@ metrics: {{listen: {listen:?}}}
         assert_same_lines(&delivered, &written);
     }
 }
+
+#[test]
+fn a_bad_config_fails_at_start_naming_the_key() {
+    let (_keep, dir) = canonical_tempdir();
+    let config_path = dir.join("connect-file.yaml");
+    std::fs::write(
+        &config_path,
+        "files:\n  - paths: [logs/*.log]\n    source: {id: app, log_types: [Syslog.RFC5424]}\npositions: /tmp/p.json\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(common::corvid_binary())
+        .args(["connect", "file", "--config"])
+        .arg(&config_path)
+        .output()
+        .expect("run corvid");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("files[0].paths[0]: \"logs/*.log\" must be an absolute path"),
+        "{stderr}"
+    );
+}
