@@ -4,6 +4,8 @@
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
+use super::config::Transport;
+
 #[derive(Clone)]
 pub struct SyslogMetrics {
     registry: Registry,
@@ -84,19 +86,35 @@ impl SyslogMetrics {
         &self.registry
     }
 
-    /// The series of one listener; they exist (at 0) from this call on.
-    pub fn listener(&self, transport: &str, source: &str) -> ListenerMetrics {
-        let labels = [transport, source];
+    /// The series of one listener; they exist (at 0) from this call on. Only the series
+    /// that apply to the transport are exported (no connection counts for UDP, no drop
+    /// counts for TCP); the others count into unregistered counters.
+    pub fn listener(&self, transport: Transport, source: &str) -> ListenerMetrics {
+        let labels = [transport.name(), source];
+        let udp = transport == Transport::Udp;
+        let counter = |vec: &IntCounterVec, applies: bool| {
+            if applies {
+                vec.with_label_values(&labels)
+            } else {
+                IntCounter::new("unexported", "a series that does not apply")
+                    .expect("static metric definition")
+            }
+        };
         ListenerMetrics {
-            messages: self.messages.with_label_values(&labels),
-            connections: self.connections.with_label_values(&labels),
-            open_connections: self.open_connections.with_label_values(&labels),
-            rejected: self.rejected.with_label_values(&labels),
-            framing_errors: self.framing_errors.with_label_values(&labels),
-            truncated: self.truncated.with_label_values(&labels),
-            dropped: self.dropped.with_label_values(&labels),
-            kernel_drops: self.kernel_drops.with_label_values(&labels),
-            handshake_failures: self.handshake_failures.with_label_values(&labels),
+            messages: counter(&self.messages, true),
+            connections: counter(&self.connections, !udp),
+            open_connections: if udp {
+                IntGauge::new("unexported", "a series that does not apply")
+                    .expect("static metric definition")
+            } else {
+                self.open_connections.with_label_values(&labels)
+            },
+            rejected: counter(&self.rejected, !udp),
+            framing_errors: counter(&self.framing_errors, !udp),
+            truncated: counter(&self.truncated, true),
+            dropped: counter(&self.dropped, udp),
+            kernel_drops: counter(&self.kernel_drops, udp),
+            handshake_failures: counter(&self.handshake_failures, transport == Transport::Tls),
         }
     }
 }
@@ -118,4 +136,49 @@ pub struct ListenerMetrics {
     pub dropped: IntCounter,
     pub kernel_drops: IntCounter,
     pub handshake_failures: IntCounter,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(metrics: &SyslogMetrics) -> Vec<String> {
+        let mut names = Vec::new();
+        for family in metrics.registry().gather() {
+            for metric in family.get_metric() {
+                let transport = metric
+                    .get_label()
+                    .iter()
+                    .find(|label| label.name() == "transport")
+                    .map(|label| label.value().to_owned())
+                    .unwrap_or_default();
+                names.push(format!("{} {transport}", family.name()));
+            }
+        }
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn each_transport_exports_the_series_that_apply_to_it() {
+        let metrics = SyslogMetrics::new();
+        metrics.listener(Transport::Udp, "net").connections.inc();
+        metrics.listener(Transport::Tls, "net");
+        assert_eq!(
+            series(&metrics),
+            [
+                "corvid_syslog_connections_rejected_total tls",
+                "corvid_syslog_connections_total tls",
+                "corvid_syslog_dropped_total udp",
+                "corvid_syslog_framing_errors_total tls",
+                "corvid_syslog_kernel_drops_total udp",
+                "corvid_syslog_messages_total tls",
+                "corvid_syslog_messages_total udp",
+                "corvid_syslog_open_connections tls",
+                "corvid_syslog_tls_handshake_failures_total tls",
+                "corvid_syslog_truncated_total tls",
+                "corvid_syslog_truncated_total udp",
+            ]
+        );
+    }
 }

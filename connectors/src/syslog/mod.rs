@@ -182,7 +182,7 @@ impl SyslogConnector {
                 producer.clone(),
                 route,
                 counters,
-                syslog_metrics.listener(transport, &listener.source.id),
+                syslog_metrics.listener(listener.transport, &listener.source.id),
                 config.max_in_flight,
                 format!("{transport}://{local}"),
             );
