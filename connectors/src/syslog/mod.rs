@@ -127,6 +127,16 @@ impl SyslogConnector {
             .thread_name("syslog")
             .build()
             .map_err(SyslogError::Runtime)?;
+        // Certificates are checked before Kafka is, so a bad file fails at once.
+        let mut acceptors = listeners
+            .iter()
+            .enumerate()
+            .map(|(index, listener)| match &listener.tls {
+                Some(files) => tls_acceptor(index, files).map(Some),
+                None => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
         let producer = AckedProducer::new(&config.kafka)?;
         let connector_metrics = ConnectorMetrics::new();
         let syslog_metrics = SyslogMetrics::new();
@@ -150,6 +160,7 @@ impl SyslogConnector {
             };
             let socket = match listener.transport {
                 Transport::Udp => {
+                    acceptors.next();
                     let (socket, granted) =
                         udp::bind(listener.listen, listener.receive_buffer_bytes)
                             .map_err(bind_error)?;
@@ -158,10 +169,7 @@ impl SyslogConnector {
                     Socket::Datagram(socket)
                 }
                 Transport::Tcp | Transport::Tls => {
-                    let tls = match &listener.tls {
-                        Some(files) => Some(tls_acceptor(index, files)?),
-                        None => None,
-                    };
+                    let tls = acceptors.next().flatten();
                     let socket = std::net::TcpListener::bind(listener.listen)
                         .and_then(|socket| {
                             socket.set_nonblocking(true)?;
@@ -306,7 +314,40 @@ fn tls_acceptor(
     let key = read("key", &files.key)?;
     let identity = native_tls::Identity::from_pkcs8(&cert, &key)
         .map_err(|source| SyslogError::Tls { index, source })?;
-    let acceptor = native_tls::TlsAcceptor::new(identity)
+    // RFC 9662 (updating RFC 5425) asks for TLS 1.2 or later.
+    let acceptor = native_tls::TlsAcceptor::builder(identity)
+        .min_protocol_version(Some(native_tls::Protocol::Tlsv12))
+        .build()
         .map_err(|source| SyslogError::Tls { index, source })?;
     Ok(tokio_native_tls::TlsAcceptor::from(acceptor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_certificate_is_named_before_kafka_is_tried() {
+        let config = SyslogConfig::parse(
+            "kafka: {brokers: '127.0.0.1:1'}\nsources: [{id: a}]\nlisteners:\n\
+             - {transport: udp, listen: '127.0.0.1:0'}\n\
+             - {transport: tls, listen: '127.0.0.1:0', tls: {cert: /nonexistent/c.pem, key: k.pem}}",
+        )
+        .unwrap();
+        let Err(error) = SyslogConnector::bind(&config) else {
+            panic!("bound with a missing certificate");
+        };
+        let message = error.to_string();
+        assert!(
+            message.starts_with("listeners[1].tls.cert: cannot read /nonexistent/c.pem:"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_peer_is_keyed_by_its_address_alone() {
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(peer_key(mapped), "192.0.2.7");
+        assert_eq!(peer_key("2001:db8::5".parse().unwrap()), "2001:db8::5");
+    }
 }
