@@ -533,10 +533,11 @@ impl<'a> Tailer<'a> {
             source.metrics.truncations.inc();
             *dirty = true;
         }
-        if tailed.fingerprint.len < identity::FINGERPRINT_BYTES && size > tailed.fingerprint.len
-            || change == Change::Replaced
-            || change == Change::Truncated
-        {
+        // A fingerprint taken while the file was short grows with it (its head was just
+        // checked); a truncated file gets a new one.
+        let head_grew =
+            tailed.fingerprint.len < identity::FINGERPRINT_BYTES && size > tailed.fingerprint.len;
+        if head_grew || matches!(change, Change::Truncated | Change::Replaced) {
             match fingerprint(&tailed.file, size) {
                 Ok(print) => tailed.fingerprint = print,
                 Err(error) => {
