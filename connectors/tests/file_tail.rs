@@ -190,6 +190,12 @@ fn rotation_and_truncation_deliver_each_line_exactly_once_in_order() {
     write_lines(&mut a, numbered("a", 50..100), &mut a_expected);
     let mut b = appender(&b_path);
     write_lines(&mut b, numbered("b", 0..50), &mut b_expected);
+    // Longer than max_line_bytes (4096): cut twice, nothing dropped.
+    let long: String = (0..10_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    b.write_all(format!("{long}\n").as_bytes()).unwrap();
+    b_expected.extend([&long[..4096], &long[4096..8192], &long[8192..]].map(String::from));
 
     let connector = Connector::start(&config);
     // While it runs: more lines, and a partial line completed later.
@@ -249,6 +255,7 @@ fn rotation_and_truncation_deliver_each_line_exactly_once_in_order() {
     let counted = metrics.source(&source);
     assert_eq!(counted.rotations.get(), 1);
     assert_eq!(counted.truncations.get(), 2);
+    assert_eq!(counted.split.get(), 2);
     // a.log.1 (rotated, still matched by a glob), a.log and b.log.
     assert_eq!(counted.watched.get(), 3);
     assert_eq!(summary.files, 3);

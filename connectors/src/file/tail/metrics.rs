@@ -59,7 +59,7 @@ impl TailMetrics {
             ),
             split: counter(
                 "corvid_file_tail_lines_split_total",
-                "Record pieces cut from lines longer than max_line_bytes",
+                "Cuts made in lines longer than max_line_bytes (each cut adds one record)",
             ),
             watched,
             registry,
