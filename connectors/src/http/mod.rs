@@ -49,20 +49,20 @@ pub enum HttpError {
     Kafka(#[from] AckedProducerError),
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
-    #[error("cannot listen on {listen}: {source}")]
+    #[error("cannot listen on {listen}: {error}")]
     Bind {
         listen: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot serve metrics: {0}")]
+    #[error("cannot serve metrics")]
     Metrics(#[from] corvid_telemetry::TelemetryError),
-    #[error("cannot register the HTTP metrics: {0}")]
+    #[error("cannot register the HTTP metrics")]
     Registry(#[from] prometheus::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
-    #[error("records still queued at shutdown: {0}")]
+    #[error("records still queued at shutdown")]
     Flush(#[from] ProduceError),
 }
 
@@ -106,9 +106,9 @@ pub fn run(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
-            .map_err(|source| HttpError::Bind {
+            .map_err(|error| HttpError::Bind {
                 listen: listen.clone(),
-                source,
+                error,
             })?;
         let local = listener.local_addr().map_err(HttpError::Serve)?;
         info!(%local, tls = acceptor.is_some(), "connect http: listening");

@@ -27,11 +27,11 @@ pub struct Peer(pub SocketAddr);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    #[error("cannot read tls.{key} {path}: {source}")]
+    #[error("cannot read tls.{key} {path}: {error}")]
     Read {
         key: &'static str,
         path: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("tls: the certificate and key do not make a TLS identity: {0}")]
     Identity(native_tls::Error),
@@ -40,10 +40,10 @@ pub enum TlsSetupError {
 /// Builds the TLS acceptor from the PEM files of `tls`.
 pub fn acceptor(files: &TlsFiles) -> Result<tokio_native_tls::TlsAcceptor, TlsSetupError> {
     let read = |key: &'static str, path: &Path| {
-        std::fs::read(path).map_err(|source| TlsSetupError::Read {
+        std::fs::read(path).map_err(|error| TlsSetupError::Read {
             key,
             path: path.display().to_string(),
-            source,
+            error,
         })
     };
     let cert = read("cert", &files.cert)?;
