@@ -344,3 +344,43 @@ async fn osquery_log(
         )
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_a_bearer_token_is_a_token() {
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Bearer abc")])),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer(&headers(&[("authorization", "bearer  abc ")])),
+            Some("abc")
+        );
+        assert_eq!(bearer(&headers(&[("authorization", "Basic abc")])), None);
+        assert_eq!(bearer(&headers(&[("authorization", "Bearer ")])), None);
+        assert_eq!(bearer(&headers(&[])), None);
+    }
+
+    #[test]
+    fn a_stream_header_names_the_stream_within_bounds() {
+        assert_eq!(
+            stream_name(&headers(&[(STREAM_HEADER, " web-7 ")])).as_deref(),
+            Some("web-7")
+        );
+        let long = "s".repeat(MAX_STREAM_NAME + 1);
+        assert_eq!(stream_name(&headers(&[(STREAM_HEADER, &long)])), None);
+        assert_eq!(stream_name(&headers(&[])), None);
+    }
+}
