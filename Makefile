@@ -61,7 +61,7 @@ enrich-bench:
 
 ## connectors-bench: each log connector (release) and kcat produce the same CONNECTORS_BENCH_LINES syslog lines into the local broker in one run (CONNECTORS_BENCH_ROUNDS rounds, medians); records per CPU-second (= records/s per core), ratio to kcat, wall records/s; fails on a short count
 CONNECTORS_BENCH_LINES ?= 300000
-CONNECTORS_BENCH_ROUNDS ?= 1
+CONNECTORS_BENCH_ROUNDS ?= 3
 .PHONY: connectors-bench
 connectors-bench: venv kafka-up
 	scripts/ensure-debian.sh kcat

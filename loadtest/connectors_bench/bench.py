@@ -261,16 +261,17 @@ def case_kcat(bench, topic):
     for key, value in KCAT_SETTINGS.items():
         argv += ["-X", f"{key}={value}"]
     print("  kcat:", " ".join(argv), flush=True)
-    code, wall, cpu, rss = run_to_exit(argv, bench.work / "kcat.stderr")
+    stderr = bench.work / f"{topic}.stderr"
+    code, wall, cpu, rss = run_to_exit(argv, stderr)
     if code != 0:
-        raise ShortCount(f"kcat exited with {code}:\n{tail(bench.work / 'kcat.stderr')}")
+        raise ShortCount(f"kcat exited with {code}:\n{tail(stderr)}")
     bench.broker.wait_for(topic, bench.count, alive=lambda: False)
     return wall, cpu, rss
 
 
 def case_file_once(bench, topic):
     """`corvid connect file --path`: one file read once, returning after every ack."""
-    stderr = bench.work / "file-once.stderr"
+    stderr = bench.work / f"{topic}.stderr"
     argv = [bench.corvid, "connect", "file", "--path", str(bench.lines_path),
             "--source-id", SOURCE["source_id"], "--log-types", SOURCE["log_types"],
             "--brokers", bench.broker.brokers, "--topic", topic,
@@ -286,9 +287,9 @@ def streaming(bench, name, topic, config_yaml, port=None, feed=None):
     """Starts `corvid connect <name> --config` (file-tail: file, syslog-tcp: syslog),
     feeds it from a thread (or not, when the input is already in place), waits for
     exactly N records, reads the CPU, stops it."""
-    config = bench.work / f"{name}.yml"
+    config = bench.work / f"{topic}.yml"
     config.write_text(config_yaml)
-    stderr = bench.work / f"{name}.stderr"
+    stderr = bench.work / f"{topic}.stderr"
     command = {"file-tail": "file", "syslog-tcp": "syslog"}.get(name, name)
     connector = Connector([bench.corvid, "connect", command, "--config", str(config)], stderr)
     try:
@@ -309,11 +310,11 @@ def streaming(bench, name, topic, config_yaml, port=None, feed=None):
         try:
             done = bench.broker.wait_for(
                 topic, bench.count, alive=lambda: connector.alive() and not errors)
-        except ShortCount:
+        except ShortCount as why:
             connector.fail_if_exited(f"connect {name}")
             if errors:
                 raise ShortCount(f"connect {name}: feeder failed: {errors[0]}")
-            raise
+            raise ShortCount(f"{why}; connect {name} said:\n{tail(stderr)}")
         cpu = connector.cpu_secs()
         return done - start, cpu, connector.peak_rss()
     finally:
@@ -335,9 +336,10 @@ def source_yaml(indent):
 
 def case_file_tail(bench, topic):
     """`corvid connect file --config`: tails the lines file, already whole when it starts
-    (`start_at: beginning`)."""
+    (`start_at: beginning`), with positions of its own (a round's positions file would
+    start the next round at the end)."""
     config = (kafka_yaml(bench, topic) +
-              f"positions: {bench.work / 'file-tail.positions'}\nstart_at: beginning\n"
+              f"positions: {bench.work / (topic + '.positions')}\nstart_at: beginning\n"
               f"files:\n  - paths: [{bench.lines_path}]\n    source:\n" + source_yaml(6))
     return streaming(bench, "file-tail", topic, config)
 
@@ -425,7 +427,7 @@ def case_s3(bench, topic):
     except Exception as error:
         raise ShortCount(f"cannot upload to {bench.args.s3_endpoint} bucket {bench.args.bucket} "
                          f"(scripts/s3.sh up): {error}")
-    config = bench.work / "s3.yml"
+    config = bench.work / f"{topic}.yml"
     config.write_text(
         kafka_yaml(bench, topic) +
         f"store:\n  url: s3://{bench.args.bucket}\n  endpoint: {bench.args.s3_endpoint}\n"
@@ -434,9 +436,16 @@ def case_s3(bench, topic):
         f"cursor_topic: {topic}.cursor\n"
         f"sources:\n  - id: {SOURCE['source_id']}\n    label: {SOURCE['source_label']}\n"
         f"    log_types: [{SOURCE['log_types']}]\n    prefix: {prefix}\n")
-    stderr = bench.work / "s3.stderr"
-    code, wall, cpu, rss = run_to_exit([bench.corvid, "connect", "s3", "--config", str(config), "--once"],
-                                  stderr)
+    stderr = bench.work / f"{topic}.stderr"
+    try:
+        code, wall, cpu, rss = run_to_exit(
+            [bench.corvid, "connect", "s3", "--config", str(config), "--once"], stderr)
+    finally:
+        # moto keeps objects in memory: leave nothing behind.
+        listed = s3.list_objects_v2(Bucket=bench.args.bucket, Prefix=prefix + "/")
+        keys = [{"Key": item["Key"]} for item in listed.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bench.args.bucket, Delete={"Objects": keys})
     if code != 0:
         if not_built(stderr):
             raise NotAvailable("not built in this binary")
@@ -460,6 +469,18 @@ CASES = {
 
 class Bench:
     pass
+
+
+def binary_info(path):
+    """Which build was measured: its modification time and the checkout's commit then
+    (the binary is built from the working tree, which may hold more)."""
+    try:
+        built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.stat(path).st_mtime))
+    except OSError:
+        built = None
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    return {"path": path, "built": built, "head_at_run": head}
 
 
 def measure(bench, name, topic):
@@ -533,7 +554,7 @@ def main():
         size = bench.lines_path.stat().st_size
         print(f"{args.lines} lines, {size / 1e6:.1f} MB (mean {size / args.lines:.0f} bytes a line); "
               f"topics of {args.partitions} partitions on {args.brokers}; {os.cpu_count()} cores; "
-              f"load {os.getloadavg()[0]:.2f}; corvid {args.corvid}", flush=True)
+              f"load {os.getloadavg()[0]:.2f}; corvid {binary_info(args.corvid)}", flush=True)
         load_before = os.getloadavg()
         for round_number in range(args.rounds):
             print(f"round {round_number + 1} of {args.rounds}", flush=True)
@@ -551,10 +572,11 @@ def main():
             result["ratio_to_kcat"] = round(
                 result["records_per_cpu_sec"] / baseline["records_per_cpu_sec"], 3)
     report = {
+        "corvid_binary": binary_info(args.corvid),
         "lines": args.lines, "line_bytes": size, "partitions": args.partitions,
         "rounds": args.rounds, "brokers": args.brokers, "cores": os.cpu_count(),
         "kcat_settings": KCAT_SETTINGS, "load_before": load_before, "load_after": load_after,
-        "corvid": args.corvid, "results": results,
+        "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
