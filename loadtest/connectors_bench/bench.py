@@ -97,6 +97,16 @@ class Broker:
         futures[name].result(30)
         return name
 
+    def drop(self, topic):
+        """Deletes a case's topics once counted (the broker is shared and long-lived)."""
+        present = set(self.admin.list_topics(timeout=10).topics)
+        names = [name for name in (topic, f"{topic}.cursor") if name in present]
+        for name, future in self.admin.delete_topics(names).items() if names else ():
+            try:
+                future.result(30)
+            except Exception as error:
+                print(f"  (could not delete topic {name}: {error})", flush=True)
+
     def count(self, topic):
         """Sum of the partitions' high watermarks: records written (no compaction here)."""
         return sum(
@@ -563,6 +573,7 @@ def main():
                     continue
                 topic = bench.broker.fresh_topic(f"bench-{name}-{run_id}-{round_number}")
                 rounds[name].append(measure(bench, name, topic))
+                bench.broker.drop(topic)
         load_after = os.getloadavg()
 
     results = [summarize(name, rounds[name], args.lines) for name in cases]
