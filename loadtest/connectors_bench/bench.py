@@ -10,7 +10,8 @@ partition count:
   (the connector's own process is measured, never the feeder).
 
 A case is done when the topic's high watermarks sum to exactly N; fewer (stalled) or more
-(duplicates) fails the case loudly and the run exits non-zero. CPU time is the
+(duplicates) fails the case loudly and the run exits non-zero, as does a record read back
+(after the timing) that is not one of the lines, each once, with the source headers. CPU time is the
 connector's (or kcat's) utime+stime: from wait4 for one-shot processes, from
 /proc/<pid>/stat just before stopping a long-running connector. records per CPU-second
 is records/s per core; each connector's ratio is to kcat's figure in the same run.
@@ -112,6 +113,33 @@ class Broker:
         return sum(
             self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
             for p in range(self.partitions))
+
+    def check_contents(self, topic, lines):
+        """Reads the topic back: every line exactly once as a record's value (in any
+        order across partitions), each record with the source headers."""
+        reader = Consumer({
+            "bootstrap.servers": self.brokers, "group.id": "corvid-connectors-bench-check",
+            "enable.auto.commit": "false", "enable.partition.eof": "false"})
+        reader.assign([TopicPartition(topic, p, 0) for p in range(self.partitions)])
+        seen, wrong_headers = [], 0
+        deadline = time.monotonic() + 300
+        try:
+            while len(seen) < len(lines) and time.monotonic() < deadline:
+                for message in reader.consume(10000, 1.0):
+                    if message.error():
+                        raise ShortCount(f"{topic}: reading back: {message.error()}")
+                    seen.append(message.value())
+                    headers = dict(message.headers() or [])
+                    if headers.get("source_id") != SOURCE["source_id"].encode():
+                        wrong_headers += 1
+        finally:
+            reader.close()
+        if sorted(seen) != sorted(line.encode() for line in lines):
+            raise ShortCount(f"{topic}: the {len(seen)} records read back are not the "
+                             f"{len(lines)} lines, each once")
+        if wrong_headers:
+            raise ShortCount(f"{topic}: {wrong_headers} records without source_id "
+                             f"{SOURCE['source_id']!r}")
 
     def wait_for(self, topic, expected, alive=lambda: True, timeout=900):
         """Polls until the topic holds `expected` records; returns the monotonic time it
@@ -539,6 +567,9 @@ def main():
     parser.add_argument("--bucket", default="corvid-lake")
     parser.add_argument("--cases", default=",".join(CASES),
                         help="comma-separated, in order (default: %(default)s)")
+    parser.add_argument("--no-check-contents", dest="check_contents", action="store_false",
+                        help="skip reading every record back (after the timing) to check "
+                             "each line arrived once, with its source headers")
     parser.add_argument("--out", default=str(ROOT / "target/connectors-bench.json"),
                         help="JSON result file (default: %(default)s)")
     args = parser.parse_args()
@@ -572,7 +603,14 @@ def main():
                 if any(r["status"] == "not available" for r in rounds[name]):
                     continue
                 topic = bench.broker.fresh_topic(f"bench-{name}-{run_id}-{round_number}")
-                rounds[name].append(measure(bench, name, topic))
+                result = measure(bench, name, topic)
+                if result["status"] == "ok" and args.check_contents:
+                    try:
+                        bench.broker.check_contents(topic, bench.lines)
+                    except ShortCount as why:
+                        result.update(status="FAILED", reason=str(why))
+                        print(f"  {name}: FAILED: {why}", flush=True)
+                rounds[name].append(result)
                 bench.broker.drop(topic)
         load_after = os.getloadavg()
 
@@ -606,7 +644,7 @@ def main():
           f"{load_after[0]:.2f} after; result: {args.out}")
     failed = [r["case"] for r in results if r["status"] == "FAILED"]
     if failed:
-        print(f"FAILED: {', '.join(failed)} (short or excess count; see above)", file=sys.stderr)
+        print(f"FAILED: {', '.join(failed)} (count or contents; see above)", file=sys.stderr)
         return 1
     return 0
 
