@@ -164,6 +164,7 @@ def load_compose(compose_file: Path, overrides: dict[str, str] | None = None, en
 class Port:
     container: int
     published: int | None
+    protocols: list[str] = field(default_factory=lambda: ["tcp"])
 
 
 @dataclass
@@ -220,14 +221,31 @@ def _mapping(value, where) -> dict[str, str]:
 def _port(spec, where) -> Port:
     if isinstance(spec, dict):
         published = spec.get("published")
-        return Port(int(spec["target"]), int(published) if published not in (None, "") else None)
-    text = str(spec).split("/")[0]
+        return Port(int(spec["target"]), int(published) if published not in (None, "") else None,
+                    [str(spec.get("protocol") or "tcp")])
+    text, _, protocol = str(spec).partition("/")
     parts = text.rsplit(":", 2)
     if any("-" in part for part in parts):
         raise LaunchError(f"{where}: port ranges are not supported: {spec}")
     if len(parts) == 1:
-        return Port(int(parts[0]), None)
-    return Port(int(parts[-1]), int(parts[-2]) if parts[-2] else None)
+        return Port(int(parts[0]), None, [protocol or "tcp"])
+    return Port(int(parts[-1]), int(parts[-2]) if parts[-2] else None, [protocol or "tcp"])
+
+
+def _merge_ports(ports: list[Port], where) -> list[Port]:
+    """One entry per container port: `5514:5514/udp` and `5514:5514/tcp` are one native port
+    (a process binds both protocols on it), so they must publish the same host port."""
+    merged: dict[int, Port] = {}
+    for port in ports:
+        known = merged.get(port.container)
+        if known is None:
+            merged[port.container] = Port(port.container, port.published, list(port.protocols))
+            continue
+        if known.published != port.published:
+            raise LaunchError(f"{where}: container port {port.container} is published on {known.published} and "
+                              f"{port.published}; natively one port serves every protocol, so publish the same one")
+        known.protocols += [p for p in port.protocols if p not in known.protocols]
+    return list(merged.values())
 
 
 def _volume(spec, compose_dir: Path, named: set[str], where) -> Volume:
@@ -291,7 +309,7 @@ def parse_services(document: dict, compose_dir: Path) -> dict[str, Service]:
             entrypoint=_argv(spec.get("entrypoint"), f"{where}.entrypoint"),
             command=_argv(spec.get("command"), f"{where}.command"),
             environment=_mapping(spec.get("environment"), f"{where}.environment"),
-            ports=[_port(p, f"{where}.ports") for p in spec.get("ports") or []],
+            ports=_merge_ports([_port(p, f"{where}.ports") for p in spec.get("ports") or []], f"{where}.ports"),
             expose=[int(str(p).split("/")[0]) for p in spec.get("expose") or []],
             volumes=[_volume(v, compose_dir, named, f"{where}.volumes") for v in spec.get("volumes") or []],
             depends_on=depends,
@@ -581,7 +599,8 @@ class Planner:
                     "entrypoint": service.entrypoint,
                     "command": service.command,
                     "environment": service.environment,
-                    "ports": [{"container": p.container, "published": p.published} for p in service.ports],
+                    "ports": [{"container": p.container, "published": p.published, "protocols": p.protocols}
+                              for p in service.ports],
                     "expose": service.expose,
                     "volumes": [vars(v) for v in service.volumes],
                 },
@@ -595,7 +614,8 @@ class Planner:
                 data, note = SCRIPT_DATA.get(script, (None, f"kept by {script}"))
                 entry["script"] = script
                 entry["port"] = port
-                entry["ports"] = [{"container": p, "published": self._published(service, p), "native": [port]}
+                entry["ports"] = [{"container": p, "published": self._published(service, p),
+                                   "protocols": self._protocols(service, p), "native": [port]}
                                   for p in service.container_ports]
                 entry["volumes"] = [{**vars(v), "native": [str(cache_dir() / data)] if data else None,
                                      "note": f"{script}: {note}"} for v in service.volumes]
@@ -603,12 +623,14 @@ class Planner:
                                        "argv": [str(ROOT / script), "up"], "ports": {str(p): port for p in service.container_ports}}]
             elif service.kind == "covered":
                 entry["by"] = service.labels["corvid.native.by"]
-                entry["ports"] = [{"container": p, "published": self._published(service, p), "native": None}
+                entry["ports"] = [{"container": p, "published": self._published(service, p),
+                                   "protocols": self._protocols(service, p), "native": None}
                                   for p in service.container_ports]
                 entry["volumes"] = [{**vars(v), "native": None, "note": f"done by {entry['by']}"} for v in service.volumes]
             elif service.kind == "none":
                 entry["reason"] = service.labels.get("corvid.native.reason", "not run natively")
-                entry["ports"] = [{"container": p, "published": self._published(service, p), "native": None}
+                entry["ports"] = [{"container": p, "published": self._published(service, p),
+                                   "protocols": self._protocols(service, p), "native": None}
                                   for p in service.container_ports]
                 entry["volumes"] = [{**vars(v), "native": None, "note": entry["reason"]} for v in service.volumes]
             else:
@@ -630,6 +652,12 @@ class Planner:
                 return port.published
         return None
 
+    def _protocols(self, service: Service, container: int) -> list[str]:
+        for port in service.ports:
+            if port.container == container:
+                return port.protocols
+        return ["tcp"]  # only exposed: compose's default
+
     def _plan_exec(self, service: Service, entry: dict):
         argv0 = (service.entrypoint or [None])[0]
         if argv0 is None:
@@ -637,7 +665,7 @@ class Planner:
         if argv0 not in self.programs:
             raise LaunchError(f"services.{service.name}: no native program for {argv0!r} (known: {', '.join(sorted(self.programs))})")
         container_argv = (service.entrypoint or []) + (service.command or [])
-        entry["ports"] = [{"container": p, "published": self._published(service, p),
+        entry["ports"] = [{"container": p, "published": self._published(service, p), "protocols": self._protocols(service, p),
                            "native": [self.native_ports[(service.name, r)][p] for r in range(service.replicas)]}
                           for p in service.container_ports]
         for replica in range(service.replicas):
@@ -763,6 +791,15 @@ def port_open(port: int) -> bool:
         return sock.connect_ex((NATIVE_HOST, port)) == 0
 
 
+def udp_port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((NATIVE_HOST, port))
+            return True
+        except OSError:
+            return False
+
+
 def script_running(script: str) -> bool:
     return subprocess.run([str(ROOT / script), "status"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
@@ -860,9 +897,10 @@ def up(planner: Planner, build: bool, timeout: float):
                              and plan["services"][dep]["kind"] == "exec"]
                 names = [p["name"] for dep in completed for p in plan["services"][dep]["processes"]]
                 wait_completed(state, names, timeout, name)
+                udp = {str(p["container"]) for p in service["ports"] if "udp" in p.get("protocols", [])}
                 for process in service["processes"]:
                     for container, port in process["ports"].items():
-                        if port_open(port):
+                        if port_open(port) or (container in udp and not udp_port_free(port)):
                             raise LaunchError(f"{process['name']}: port {port} (its {container}) is taken by another process")
                 for process in service["processes"]:
                     log(f"{process['name']}: {shlex.join(process['argv'])}")

@@ -203,12 +203,14 @@ def log_types():
     b.graph("Late records", "Records placed in a later epoch than their Kafka timestamp, per second.",
             [("sum(rate(corvid_records_late_total[5m]))", "late")], unit="ops")
     b.row("Connectors")
-    b.graph("Connector records", "Records the file connectors produced and Kafka acknowledged, per second.",
+    b.graph("Connector records", "Records the log connectors (file, syslog, http, s3) produced and Kafka acknowledged, "
+            "per second, by connector and source.",
             [('sum by (connector, source) (rate(corvid_connector_records_total{source=~"$source"}[1m]))', "{{connector}} {{source}}")],
             unit="ops")
-    b.graph("Connector bytes and failures", "Payload bytes per second, and records Kafka refused.",
-            [('sum by (source) (rate(corvid_connector_bytes_total{source=~"$source"}[1m]))', "bytes {{source}}"),
-             ('sum by (source) (rate(corvid_connector_delivery_failures_total{source=~"$source"}[5m]))', "refused {{source}}")])
+    b.graph("Connector bytes and failures", "Payload bytes per second, and records Kafka refused, by connector and source.",
+            [('sum by (connector, source) (rate(corvid_connector_bytes_total{source=~"$source"}[1m]))', "bytes {{connector}} {{source}}"),
+             ('sum by (connector, source) (rate(corvid_connector_delivery_failures_total{source=~"$source"}[5m]))',
+              "refused {{connector}} {{source}}")])
     b.row("Enrichment")
     b.graph("Enrichment hits", "Lookups that found a row, per second, by table.",
             [("sum by (table) (rate(corvid_enrichment_hits_total[5m]))", "{{table}}")], unit="ops")

@@ -46,20 +46,26 @@ def _volume(spec) -> tuple[str, str | None, str]:
     return ("bind" if source.startswith("/") else "volume", source, target)
 
 
-def _ports(service: dict) -> list[tuple[int, int | None]]:
-    ports = []
+def _ports(service: dict) -> list[tuple[int, int | None, list[str]]]:
+    """(container, published, protocols): a port published for udp and tcp is one entry."""
+    ports: dict[int, tuple[int, int | None, list[str]]] = {}
     for spec in service.get("ports") or []:
         if isinstance(spec, dict):
             published = spec.get("published")
-            ports.append((int(spec["target"]), int(published) if published not in (None, "") else None))
+            port = (int(spec["target"]), int(published) if published not in (None, "") else None,
+                    str(spec.get("protocol") or "tcp"))
         else:
-            parts = str(spec).split("/")[0].split(":")
-            ports.append((int(parts[-1]), int(parts[-2]) if len(parts) > 1 else None))
+            text, _, protocol = str(spec).partition("/")
+            parts = text.split(":")
+            port = (int(parts[-1]), int(parts[-2]) if len(parts) > 1 else None, protocol or "tcp")
+        known = ports.setdefault(port[0], (port[0], port[1], []))
+        if known[1] != port[1]:
+            raise ValueError(f"port {port[0]} published on {known[1]} and {port[1]}")
+        known[2].append(port[2])
     for spec in service.get("expose") or []:
         port = int(str(spec).split("/")[0])
-        if port not in [p for p, _ in ports]:
-            ports.append((port, None))
-    return ports
+        ports.setdefault(port, (port, None, ["tcp"]))
+    return list(ports.values())
 
 
 def _replicas(service: dict) -> int:
@@ -158,13 +164,15 @@ class Comparison:
 
         # ports
         planned = {entry["container"]: entry for entry in plan["ports"]}
-        for container, published in _ports(compose):
+        for container, published, protocols in _ports(compose):
             entry = planned.pop(container, None)
             if entry is None:
                 self.problem(f"{name}: port {container} has no native port in the plan")
                 continue
             if entry["published"] != published:
                 self.problem(f"{name}: port {container} published on {published}, the plan says {entry['published']}")
+            if sorted(entry.get("protocols") or []) != sorted(protocols):
+                self.problem(f"{name}: port {container} is {'+'.join(protocols)}, the plan says {entry.get('protocols')}")
             if kind == "script":
                 port = script_port(labels["corvid.native.script"])
                 if entry["native"] != [port]:

@@ -93,13 +93,74 @@ def test_every_service_is_accounted_for(tmp_path):
     kinds = {name: s["kind"] for name, s in plan["services"].items()}
     assert kinds == {
         "kafka": "script", "schema-registry": "script", "s3": "script", "s3-init": "covered",
-        "load-tables": "exec", "engine": "exec", "connect-osquery": "exec", "webhook-sink": "exec",
-        "forwarder": "exec", "lag-exporter": "exec", "prometheus": "exec", "grafana": "none",
+        "load-tables": "exec", "engine": "exec", "connect-file": "exec", "connect-syslog": "exec",
+        "connect-http": "exec", "webhook-sink": "exec", "forwarder": "exec", "lag-exporter": "exec",
+        "prometheus": "exec", "grafana": "none",
     }
     # dependencies first: infrastructure, the table, then the engine
     order = plan["order"]
     assert order.index("kafka") < order.index("load-tables") < order.index("engine")
     assert order.index("s3") < order.index("engine")
+
+
+def test_log_connectors_run_from_their_configs(tmp_path):
+    """The three log connectors: the published syslog port serves UDP and TCP on one native
+    port, the HTTP token and osquery secrets come from .env through the environment (the
+    config names them as ${NAME}, expanded by the connector), the tailer's positions are on
+    its named volume, and Prometheus scrapes each under its own job."""
+    compose_file = COMPOSE_DIR / "docker-compose.yml"
+    run_dir = tmp_path / "run"
+    launch("prepare", compose_file, run_dir)
+    plan = json.loads((run_dir / "plan.json").read_text())
+    services = plan["services"]
+    syslog_ports = {p["container"]: p for p in services["connect-syslog"]["ports"]}
+    assert syslog_ports[5514] == {"container": 5514, "published": 5514, "protocols": ["udp", "tcp"], "native": [5514]}
+    assert {p["container"]: p["native"] for p in services["connect-http"]["ports"]} == {8088: [8088], 9493: [9493]}
+
+    def config(service):
+        process = services[service]["processes"][0]
+        assert process["argv"][1:4] == ["connect", service.split("-")[1], "--config"]
+        return process, yaml.safe_load(Path(process["argv"][4]).read_text())
+
+    process, syslog = config("connect-syslog")
+    assert [(l["transport"], l["listen"]) for l in syslog["listeners"]] == [("udp", "127.0.0.1:5514"), ("tcp", "127.0.0.1:5514")]
+    process, http = config("connect-http")
+    env = read_dotenv()
+    assert http["sources"][0]["tokens"] == ["${HTTP_INGEST_TOKEN}"]
+    assert http["osquery"]["enroll_secrets"] == ["${OSQUERY_ENROLL_SECRET}"]
+    for name in ("HTTP_INGEST_TOKEN", "OSQUERY_ENROLL_SECRET", "OSQUERY_NODE_KEY_SECRET"):
+        assert process["env"][name] == env[name] and "demo" in env[name]
+    assert len(env["OSQUERY_NODE_KEY_SECRET"]) >= 16  # the connector's minimum
+    process, tail = config("connect-file")
+    assert tail["positions"] == str(run_dir / "volumes" / "connect-file-data" / "positions.json")
+    assert tail["files"][0]["paths"] == [str(ROOT / "loadtest" / "samples" / "osquery_differential.log")]
+    assert tail["files"][0]["source"]["id"] == "osquery-fleet"
+    prometheus = yaml.safe_load((COMPOSE_DIR / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]
+            if job["job_name"].startswith("connect-")}
+    assert jobs == {"connect-file": ["connect-file:9491"], "connect-syslog": ["connect-syslog:9492"],
+                    "connect-http": ["connect-http:9493"]}
+
+
+def read_dotenv() -> dict:
+    values = {}
+    for line in (COMPOSE_DIR / ".env").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_http_secrets_are_required(compose_copy, tmp_path):
+    # No demo fallback in the compose file: without .env's values, both refuse to start.
+    env_file = compose_copy.parent / ".env"
+    env_file.write_text("\n".join(l for l in env_file.read_text().splitlines() if not l.startswith("HTTP_INGEST_TOKEN=")))
+    answer = launch("plan", compose_copy, tmp_path / "run", check=False)
+    assert answer.returncode == 1 and "HTTP_INGEST_TOKEN is required" in answer.stderr, answer.stderr
+    program = shutil.which("docker-compose")
+    answer = subprocess.run([program, "-f", str(compose_copy), "--project-directory", str(compose_copy.parent), "config", "-q"],
+                            capture_output=True, text=True, env=clean_env())
+    assert answer.returncode != 0 and "HTTP_INGEST_TOKEN" in answer.stderr, answer.stderr
 
 
 def test_generated_configs_match_the_compose_ones(tmp_path):
@@ -148,6 +209,25 @@ def test_planted_published_port_mismatch_fails(compose_copy, tmp_path):
     plan = plan_of(compose_copy, tmp_path / "run")
     problems = plan_compare.compare(compose, plan)
     assert any("kafka" in p and "29092" in p for p in problems), problems
+
+
+def test_planted_protocol_mismatch_fails(tmp_path):
+    # The plan's syslog port lost its UDP half: devices sending datagrams would reach nothing.
+    compose = docker_compose_config(COMPOSE_DIR / "docker-compose.yml")
+    plan = plan_of(COMPOSE_DIR / "docker-compose.yml", tmp_path / "run")
+    broken = copy.deepcopy(plan)
+    for port in broken["services"]["connect-syslog"]["ports"]:
+        if port["container"] == 5514:
+            port["protocols"] = ["tcp"]
+    problems = plan_compare.compare(compose, broken)
+    assert problems == ["connect-syslog: port 5514 is udp+tcp, the plan says ['tcp']"], problems
+
+
+def test_udp_and_tcp_on_different_host_ports_are_refused(compose_copy, tmp_path):
+    # Natively one process binds both protocols on one port: it cannot publish two.
+    edit(compose_copy, '- "${SYSLOG_PORT:-5514}:5514/tcp"', '- "5515:5514/tcp"')
+    answer = launch("plan", compose_copy, tmp_path / "run", check=False)
+    assert answer.returncode == 1 and "container port 5514 is published on 5514 and 5515" in answer.stderr, answer.stderr
 
 
 def test_planted_native_port_label_mismatch_fails(compose_copy, tmp_path):
