@@ -8,6 +8,10 @@ Faults are planted first, then measured through Prometheus's HTTP API:
   - a record on the threat_intel table topic whose value is not a JSON object (a rejected row);
   - N unparsable lines into the raw topic: the dead-letter count rises by exactly N;
   - the engines stopped, then M records produced: the group lag rises by exactly M.
+Beside them, what a syslog device and a log shipper send through the stack's published ports
+(syslog over TCP in both framings and UDP, an HTTP ingest batch with the .env token and one
+with a wrong token) is counted exactly by the connectors and parsed by the engines as the
+log types their sources name.
 Between them, the intrusion scenario's load, so every panel's and alerting rule's
 expression (queries.py) has series to return, and the overview dashboard is rendered from
 this Prometheus. `launch down` always runs at the end and stops only what `up` started.
@@ -61,6 +65,8 @@ UNPLANTABLE = {
 }
 
 SAMPLE = ROOT / "loadtest" / "samples" / "osquery_differential.log"
+# Prometheus's jobs (prometheus/prometheus.yml); engine has one target per process.
+JOBS = ["engine", "connect-file", "connect-syslog", "connect-http", "forwarder", "lag-exporter", "prometheus"]
 
 
 def unparsable(lines: list[str]) -> int:
@@ -267,7 +273,7 @@ def stack(tmp_path_factory, request):
                  "-e", f"CORVID_FORWARDER_CONFIG={forwarder}")
         s.started = s.clock = time.time()
         s.phase("up")
-        wait_for("every target up", lambda: (t := s.prom.targets()) and len(t) >= 6
+        wait_for("every target up", lambda: (t := s.prom.targets()) and len(t) >= len(JOBS) + ENGINES - 1
                  and all(x["health"] == "up" for x in t), timeout=90)
         wait_for("the engines reading the sample logs",
                  lambda: (s.prom.value("sum(corvid_records_received_total)") or 0) > 0, timeout=90)
@@ -331,12 +337,99 @@ def stack(tmp_path_factory, request):
 def test_every_component_is_scraped(stack):
     targets = stack.prom.targets()
     jobs = sorted(t["labels"]["job"] for t in targets)
-    assert jobs == sorted(["engine"] * ENGINES + ["connect-file", "forwarder", "lag-exporter", "prometheus"]), jobs
+    assert jobs == sorted(["engine"] * ENGINES + [j for j in JOBS if j != "engine"]), jobs
     down = [(t["scrapeUrl"], t["lastError"]) for t in targets if t["health"] != "up"]
     assert not down, down
     components = {r["metric"]["component"]: int(r["value"][1])
                   for r in stack.prom.query("count by (component) (corvid_build_info)")}
-    assert components == {"engine": ENGINES, "connect-file": 1, "forwarder": 1, "lag-exporter": 1}
+    assert components == {"engine": ENGINES, "connect-file": 1, "connect-syslog": 1, "connect-http": 1,
+                          "forwarder": 1, "lag-exporter": 1}
+    # The tailer sent the sample logs once and keeps running (no one-shot exit).
+    assert stack.prom.value('sum(corvid_connector_records_total{connector="file", source="osquery-fleet"})') == \
+        len(SAMPLE.read_text().splitlines())
+    assert stack.prom.value('sum(corvid_file_tail_files_watched{source="osquery-fleet"})') == 1
+
+
+# ---- the log connectors, through the stack's published ports
+
+
+SYSLOG_TCP = [  # newline-framed, then octet-counted (RFC 6587)
+    "<34>1 2026-11-28T10:00:00.000Z fw-1.corp.example sshd 4242 ID47 - Failed password for root from 203.0.113.9",
+    "<165>1 2026-11-28T10:00:01.000Z fw-1.corp.example kernel - - - link eth0 down",
+    "<13>Nov 28 10:00:02 switch-3 sshd[99]: Accepted publickey for ops from 198.51.100.7",
+]
+SYSLOG_UDP = ["<14>Nov 28 10:00:03 ap-7 hostapd: station 02:00:00:00:00:01 associated"]
+
+
+def syslog_and_http_batch(stack: Stack) -> tuple[int, int]:
+    """What a syslog device and a log shipper would send: syslog over TCP (both framings) and
+    UDP to the published SYSLOG_PORT, an NDJSON batch to POST /ingest/http-ingest with the
+    .env token (and one with a wrong token, refused)."""
+    env = dotenv()
+    port = int(env["SYSLOG_PORT"])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as tcp:
+        framed = [(line + "\n").encode() for line in SYSLOG_TCP[:2]]
+        framed += [f"{len(line.encode())} {line}".encode() for line in SYSLOG_TCP[2:]]
+        tcp.sendall(b"".join(framed))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        for line in SYSLOG_UDP:
+            udp.sendto(line.encode(), ("127.0.0.1", port))
+    lines = [line for line in SAMPLE.read_text().splitlines() if not unparsable([line])] + SYSLOG_TCP[:1]
+    url = f"http://127.0.0.1:{env['HTTP_INGEST_PORT']}/ingest/http-ingest"
+    body = ("\n".join(lines) + "\n").encode()
+    assert http_post(url, body, env["HTTP_INGEST_TOKEN"]) == 200
+    assert http_post(url, b"refused line\n", "not-the-token") == 401
+    return len(SYSLOG_TCP) + len(SYSLOG_UDP), len(lines)
+
+
+def http_post(url: str, body: bytes, token: str) -> int:
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def dotenv() -> dict:
+    values = {}
+    for line in (COMPOSE_DIR / ".env").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_syslog_and_http_ingest_reach_kafka_and_the_engine(stack):
+    parsed = lambda source, log_type: stack.prom.value(  # noqa: E731
+        f'sum(corvid_events_parsed_total{{source="{source}", log_type="{log_type}"}})') or 0
+    expected = {("syslog", "Syslog.RFC5424"): 2, ("syslog", "Syslog.RFC3164"): 2,
+                ("http-ingest", "Osquery.Differential"): len(SAMPLE.read_text().splitlines()) - unparsable(SAMPLE.read_text().splitlines()),
+                ("http-ingest", "Syslog.RFC5424"): 1}
+    before = {key: parsed(*key) for key in expected}
+    syslog_count, http_count = syslog_and_http_batch(stack)
+    records = lambda connector, source: stack.prom.value(  # noqa: E731
+        f'sum(corvid_connector_records_total{{connector="{connector}", source="{source}"}})')
+    # Acknowledged by Kafka, counted by the connectors, scraped: exactly what was sent.
+    wait_for("the syslog and HTTP records counted",
+             lambda: records("syslog", "syslog") == syslog_count and records("http", "http-ingest") == http_count,
+             timeout=20, interval=0.3)
+    messages = {r["metric"]["transport"]: int(float(r["value"][1]))
+                for r in stack.prom.query('sum by (transport) (corvid_syslog_messages_total{source="syslog"})')}
+    assert messages == {"tcp": len(SYSLOG_TCP), "udp": len(SYSLOG_UDP)}
+    codes = {r["metric"]["code"]: int(float(r["value"][1]))
+             for r in stack.prom.query('sum by (code) (corvid_http_requests_total{source="http-ingest"})')}
+    assert codes == {"200": 1, "401": 1}, codes
+    # ... and parsed by the engines as the log types their sources name.
+    wait_for("the engines parsing them", lambda: all(parsed(*k) - before[k] >= n for k, n in expected.items()),
+             timeout=30, interval=0.5)
+    time.sleep(2)  # two more scrapes: nothing beyond
+    got = {k: parsed(*k) - before[k] for k in expected}
+    print(f"syslog {syslog_count} and HTTP {http_count} records counted; events parsed {got}")
+    stack.phase("syslog and HTTP ingest counted and parsed")
+    assert got == expected
 
 
 def test_dead_letters_rise_by_exactly_the_unparsable_lines(stack):
