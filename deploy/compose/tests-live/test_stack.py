@@ -382,15 +382,40 @@ def syslog_and_http_batch(stack: Stack) -> tuple[int, int]:
     return len(SYSLOG_TCP) + len(SYSLOG_UDP), len(lines)
 
 
-def http_post(url: str, body: bytes, token: str) -> int:
+def osquery_enroll_and_log(stack: Stack, results: list[str]) -> None:
+    """osqueryd's TLS enroll and logger conversation (over the default stack's plain HTTP),
+    with .env's enroll secret: a node key, then one result log."""
+    env = dotenv()
+    base = f"http://127.0.0.1:{env['HTTP_INGEST_PORT']}/osquery"
+    host = f"live-{stack.token}.corp.example"
+    status, answer = http_post_json(f"{base}/enroll", {"enroll_secret": "wrong", "host_identifier": host})
+    assert (status, answer) == (200, {"node_invalid": True})
+    status, answer = http_post_json(f"{base}/enroll", {"enroll_secret": env["OSQUERY_ENROLL_SECRET"],
+                                                       "host_identifier": host, "host_details": {}})
+    assert status == 200 and answer.get("node_invalid") is False and answer.get("node_key"), answer
+    status, answer = http_post_json(f"{base}/log", {"node_key": answer["node_key"], "log_type": "result",
+                                                    "data": [json.loads(line) for line in results]})
+    assert (status, answer) == (200, {}), answer
+
+
+def http_post(url: str, body: bytes, token: str | None = None) -> int:
+    return _post(url, body, {"Authorization": f"Bearer {token}"} if token else {})[0]
+
+
+def http_post_json(url: str, document: dict) -> tuple[int, dict]:
+    status, body = _post(url, json.dumps(document).encode(), {"Content-Type": "application/json"})
+    return status, json.loads(body or b"null")
+
+
+def _post(url: str, body: bytes, headers: dict) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status
+            return answer.status, answer.read()
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, error.read()
 
 
 def dotenv() -> dict:
@@ -402,33 +427,39 @@ def dotenv() -> dict:
     return values
 
 
-def test_syslog_and_http_ingest_reach_kafka_and_the_engine(stack):
+def test_syslog_http_ingest_and_osquery_reach_kafka_and_the_engine(stack):
     parsed = lambda source, log_type: stack.prom.value(  # noqa: E731
         f'sum(corvid_events_parsed_total{{source="{source}", log_type="{log_type}"}})') or 0
+    sample = [line for line in SAMPLE.read_text().splitlines() if not unparsable([line])]
+    osquery_results = sample[:3]
     expected = {("syslog", "Syslog.RFC5424"): 2, ("syslog", "Syslog.RFC3164"): 2,
-                ("http-ingest", "Osquery.Differential"): len(SAMPLE.read_text().splitlines()) - unparsable(SAMPLE.read_text().splitlines()),
-                ("http-ingest", "Syslog.RFC5424"): 1}
+                ("http-ingest", "Osquery.Differential"): len(sample), ("http-ingest", "Syslog.RFC5424"): 1,
+                ("osquery", "Osquery.Differential"): len(osquery_results)}
     before = {key: parsed(*key) for key in expected}
     syslog_count, http_count = syslog_and_http_batch(stack)
+    osquery_enroll_and_log(stack, osquery_results)
     records = lambda connector, source: stack.prom.value(  # noqa: E731
         f'sum(corvid_connector_records_total{{connector="{connector}", source="{source}"}})')
     # Acknowledged by Kafka, counted by the connectors, scraped: exactly what was sent.
-    wait_for("the syslog and HTTP records counted",
-             lambda: records("syslog", "syslog") == syslog_count and records("http", "http-ingest") == http_count,
-             timeout=20, interval=0.3)
+    wait_for("the syslog, HTTP and osquery records counted",
+             lambda: records("syslog", "syslog") == syslog_count and records("http", "http-ingest") == http_count
+             and records("http", "osquery") == len(osquery_results), timeout=20, interval=0.3)
     messages = {r["metric"]["transport"]: int(float(r["value"][1]))
                 for r in stack.prom.query('sum by (transport) (corvid_syslog_messages_total{source="syslog"})')}
     assert messages == {"tcp": len(SYSLOG_TCP), "udp": len(SYSLOG_UDP)}
     codes = {r["metric"]["code"]: int(float(r["value"][1]))
              for r in stack.prom.query('sum by (code) (corvid_http_requests_total{source="http-ingest"})')}
     assert codes == {"200": 1, "401": 1}, codes
+    osquery = {(r["metric"]["source"], r["metric"]["code"]): int(float(r["value"][1])) for r in stack.prom.query(
+        'sum by (source, code) (corvid_http_requests_total{source=~"osquery.*"})')}
+    assert osquery == {("osquery-enroll", "200"): 2, ("osquery", "200"): 1}, osquery
     # ... and parsed by the engines as the log types their sources name.
     wait_for("the engines parsing them", lambda: all(parsed(*k) - before[k] >= n for k, n in expected.items()),
              timeout=30, interval=0.5)
     time.sleep(2)  # two more scrapes: nothing beyond
     got = {k: parsed(*k) - before[k] for k in expected}
-    print(f"syslog {syslog_count} and HTTP {http_count} records counted; events parsed {got}")
-    stack.phase("syslog and HTTP ingest counted and parsed")
+    print(f"syslog {syslog_count}, HTTP {http_count} and osquery {len(osquery_results)} records counted; events parsed {got}")
+    stack.phase("syslog, HTTP ingest and osquery counted and parsed")
     assert got == expected
 
 
