@@ -132,7 +132,7 @@ def test_log_connectors_run_from_their_configs(tmp_path):
         assert process["env"][name] == env[name] and "demo" in env[name]
     assert len(env["OSQUERY_NODE_KEY_SECRET"]) >= 16  # the connector's minimum
     process, tail = config("connect-file")
-    assert tail["positions"] == str(run_dir / "volumes" / "connect-file-data" / "positions.json")
+    assert tail["positions"] == str(run_dir / "volumes" / "connect-file-data" / "connect-file.positions.json")
     assert tail["files"][0]["paths"] == [str(ROOT / "loadtest" / "samples" / "osquery_differential.log")]
     assert tail["files"][0]["source"]["id"] == "osquery-fleet"
     prometheus = yaml.safe_load((COMPOSE_DIR / "prometheus" / "prometheus.yml").read_text())
