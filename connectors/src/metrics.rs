@@ -8,7 +8,7 @@
 //! of their own, which the connector's `/metrics` endpoint serves beside the default
 //! registry's process metrics; two connectors in one process (a test) never collide.
 
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::producer::DeliveryCounters;
 
@@ -26,14 +26,7 @@ const LABELS: &[&str] = &["connector", "source"];
 impl ConnectorMetrics {
     pub fn new() -> ConnectorMetrics {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            let counter = IntCounterVec::new(Opts::new(name, help), LABELS)
-                .expect("static metric definition");
-            registry
-                .register(Box::new(counter.clone()))
-                .expect("each name registered once in a fresh registry");
-            counter
-        };
+        let counter = |name: &str, help: &str| counter_vec(&registry, name, help, LABELS);
         ConnectorMetrics {
             records: counter(
                 "corvid_connector_records_total",
@@ -77,6 +70,27 @@ impl ConnectorMetrics {
     ) -> Result<corvid_telemetry::MetricsServer, corvid_telemetry::TelemetryError> {
         corvid_telemetry::serve(listen, component, vec![self.registry.clone()])
     }
+}
+
+/// A counter family registered in `registry`. The definitions are static and each
+/// component registers its names once in a registry of its own, so failing here is a
+/// programming error, not an input one.
+pub fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let counter =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
+    registry
+        .register(Box::new(counter.clone()))
+        .expect("each name registered once in a fresh registry");
+    counter
+}
+
+/// A gauge family registered in `registry`, as [`counter_vec`].
+pub fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let gauge = IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
+    registry
+        .register(Box::new(gauge.clone()))
+        .expect("each name registered once in a fresh registry");
+    gauge
 }
 
 impl Default for ConnectorMetrics {

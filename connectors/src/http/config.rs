@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::alerts::secret::{expand_env, Secret};
 use crate::ingest::config::{
-    check_unique_ids, load_yaml, ConnectorConfigError, KafkaTarget, SourceSpec,
+    check_unique_ids, load_checked, ConnectorConfigError, KafkaTarget, SourceSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -122,15 +122,8 @@ pub struct OsqueryConfig {
 
 impl HttpConfig {
     pub fn load(path: &Path) -> Result<HttpConfig, ConnectorConfigError> {
-        let mut config: HttpConfig = load_yaml(path)?;
         let lookup = |name: &str| std::env::var(name).ok();
-        config
-            .prepare(&lookup)
-            .map_err(|message| ConnectorConfigError::Invalid {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        Ok(config)
+        load_checked(path, |config: &mut HttpConfig| config.prepare(&lookup))
     }
 
     /// Expands `${ENV}` in secrets and checks what serde cannot; the error names the key.

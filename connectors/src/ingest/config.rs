@@ -37,6 +37,20 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConnectorConfigE
     })
 }
 
+/// [`load_yaml`], then `check` on the values serde cannot check (its message names the
+/// key path, e.g. `listeners[0].listen: ...`).
+pub fn load_checked<T: DeserializeOwned>(
+    path: &Path,
+    check: impl FnOnce(&mut T) -> Result<(), String>,
+) -> Result<T, ConnectorConfigError> {
+    let mut config: T = load_yaml(path)?;
+    check(&mut config).map_err(|message| ConnectorConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(config)
+}
+
 /// [`load_yaml`] on text already read (tests, inline configs).
 pub fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_yaml_ng::from_str(text).map_err(|error| error.to_string())

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::ingest::config::{
-    check_unique_ids, load_yaml, ConnectorConfigError, KafkaTarget, SourceSpec,
+    check_unique_ids, load_checked, ConnectorConfigError, KafkaTarget, SourceSpec,
 };
 use corvid_telemetry::MetricsConfig;
 
@@ -110,14 +110,7 @@ impl S3Source {
 
 impl S3Config {
     pub fn load(path: &Path) -> Result<S3Config, ConnectorConfigError> {
-        let config: S3Config = load_yaml(path)?;
-        config
-            .validate()
-            .map_err(|message| ConnectorConfigError::Invalid {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        Ok(config)
+        load_checked(path, |config: &mut S3Config| config.validate())
     }
 
     /// Checks the values serde cannot, naming the key path.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ingest::config::ConnectorConfigError;
-use crate::ingest::config::{check_unique_ids, load_yaml, parse_yaml, KafkaTarget, SourceSpec};
+use crate::ingest::config::{check_unique_ids, load_checked, parse_yaml, KafkaTarget, SourceSpec};
 
 /// Smallest message limit: RFC 5426 makes every receiver accept 480 octets.
 const MIN_MESSAGE_BYTES: usize = 480;
@@ -130,14 +130,7 @@ pub struct Listener {
 
 impl SyslogConfig {
     pub fn load(path: &Path) -> Result<SyslogConfig, ConnectorConfigError> {
-        let config: SyslogConfig = load_yaml(path)?;
-        config
-            .validate()
-            .map_err(|message| ConnectorConfigError::Invalid {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        Ok(config)
+        load_checked(path, |config: &mut SyslogConfig| config.validate())
     }
 
     /// [`SyslogConfig::load`] on text (tests).

@@ -2,9 +2,10 @@
 //! the delivery counters every connector has; labelled by `transport` (`udp`, `tcp`,
 //! `tls`) and `source`.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
 
 use super::config::Transport;
+use crate::metrics::{counter_vec, gauge_vec};
 
 #[derive(Clone)]
 pub struct SyslogMetrics {
@@ -25,25 +26,13 @@ const LABELS: &[&str] = &["transport", "source"];
 impl SyslogMetrics {
     pub fn new() -> SyslogMetrics {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            let counter = IntCounterVec::new(Opts::new(name, help), LABELS)
-                .expect("static metric definition");
-            registry
-                .register(Box::new(counter.clone()))
-                .expect("each name registered once in a fresh registry");
-            counter
-        };
-        let open_connections = IntGaugeVec::new(
-            Opts::new(
-                "corvid_syslog_open_connections",
-                "TCP and TLS connections open now",
-            ),
+        let counter = |name: &str, help: &str| counter_vec(&registry, name, help, LABELS);
+        let open_connections = gauge_vec(
+            &registry,
+            "corvid_syslog_open_connections",
+            "TCP and TLS connections open now",
             LABELS,
-        )
-        .expect("static metric definition");
-        registry
-            .register(Box::new(open_connections.clone()))
-            .expect("registered once");
+        );
         SyslogMetrics {
             messages: counter(
                 "corvid_syslog_messages_total",

@@ -1,9 +1,9 @@
 //! File tailing's own metrics (`docs/metrics.md`, "File tailing"), beside the delivery
 //! counters every connector has; labelled by `source`.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
 
-use crate::metrics::ConnectorMetrics;
+use crate::metrics::{counter_vec, gauge_vec, ConnectorMetrics};
 
 #[derive(Clone)]
 pub struct TailMetrics {
@@ -29,25 +29,13 @@ const LABELS: &[&str] = &["source"];
 impl TailMetrics {
     pub fn new(connector: ConnectorMetrics) -> TailMetrics {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            let counter = IntCounterVec::new(Opts::new(name, help), LABELS)
-                .expect("static metric definition");
-            registry
-                .register(Box::new(counter.clone()))
-                .expect("each name registered once in a fresh registry");
-            counter
-        };
-        let watched = IntGaugeVec::new(
-            Opts::new(
-                "corvid_file_tail_files_watched",
-                "Files being tailed now (rotated files still draining included)",
-            ),
+        let counter = |name: &str, help: &str| counter_vec(&registry, name, help, LABELS);
+        let watched = gauge_vec(
+            &registry,
+            "corvid_file_tail_files_watched",
+            "Files being tailed now (rotated files still draining included)",
             LABELS,
-        )
-        .expect("static metric definition");
-        registry
-            .register(Box::new(watched.clone()))
-            .expect("registered once");
+        );
         TailMetrics {
             rotations: counter(
                 "corvid_file_tail_rotations_total",

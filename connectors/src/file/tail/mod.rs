@@ -52,7 +52,7 @@ use lines::{Cut, LineSplitter};
 
 use super::{stream_name, CONNECTOR};
 use crate::ingest::acked::{AckedProducer, AckedProducerError, Delivery, Route};
-use crate::ingest::config::{load_yaml, ConnectorConfigError};
+use crate::ingest::config::{load_checked, ConnectorConfigError};
 use crate::metrics::ConnectorMetrics;
 use crate::producer::ProduceError;
 
@@ -85,13 +85,7 @@ pub struct TailSummary {
 /// `corvid connect file --config <path>`: runs until `shutdown` is raised.
 pub fn run_from_file(config: &Path, shutdown: Arc<AtomicBool>) -> Result<(), TailError> {
     let path = config;
-    let config: TailConfig = load_yaml(path)?;
-    config
-        .validate()
-        .map_err(|message| ConnectorConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })?;
+    let config = load_checked(path, |config: &mut TailConfig| config.validate())?;
     let metrics = TailMetrics::new(ConnectorMetrics::new());
     let _server = match &config.metrics.listen {
         Some(listen) => Some(metrics.serve(listen)?),
