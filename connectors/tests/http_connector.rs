@@ -5,9 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -16,7 +14,6 @@ use std::time::{Duration, Instant};
 use corvid_connectors::http::{self, HttpConfig};
 use corvid_connectors::ingest::config::parse_yaml;
 use corvid_connectors::producer::producer_config;
-use flate2::write::GzEncoder;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -24,7 +21,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
-use common::{brokers, read_topic, sample, scrape, unique, WAIT};
+use common::{brokers, gzip, read_topic, sample, scrape, self_signed, unique, WAIT};
 
 const TOKEN: &str = "t0ken-current";
 const OLD_TOKEN: &str = "t0ken-rotating-out";
@@ -90,12 +87,6 @@ fn config_with(topic: &str, kafka_extra: &str, extra: &str) -> String {
         "listen: 127.0.0.1:0\nkafka:\n  brokers: {}\n  topic: {topic}\n  partitions: 1\n{kafka_extra}sources:\n  - id: web\n    label: Web servers\n    log_types: [Custom.Web]\n    tokens: ['{TOKEN}', '{OLD_TOKEN}']\n{extra}",
         brokers()
     )
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data).expect("gzip");
-    encoder.finish().expect("gzip")
 }
 
 fn post(client: &Client, url: &str, token: Option<&str>, body: Vec<u8>, gzipped: bool) -> u16 {
@@ -331,29 +322,6 @@ fn tokens_sources_and_size_limits_are_enforced() {
         .collect();
     assert_eq!(values, [("web-7", &b"first"[..]), ("web-7", b"second")]);
     connector.stop();
-}
-
-/// A self-signed certificate for localhost, made with the openssl CLI.
-fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let output = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (cert, key)
 }
 
 /// Every record of `topic` (one partition) with its headers.

@@ -14,13 +14,8 @@ use std::time::{Duration, Instant};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 
-use common::{brokers, corvid_binary, unique};
-use corvid_connectors::raw_record::SourceMeta;
+use common::{brokers, corvid_binary, gzip, read_to_end, unique, Consumed};
 
 const ENDPOINT: &str = "http://127.0.0.1:9000";
 const BUCKET: &str = "corvid-lake";
@@ -55,12 +50,6 @@ fn upload(objects: Vec<(String, Vec<u8>)>) {
                 });
         }
     });
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(data).expect("gzip");
-    encoder.finish().expect("gzip")
 }
 
 /// A CloudTrail record of about 1 KB whose eventID names its file and index.
@@ -216,71 +205,9 @@ fn exited_ok(status: i32) -> bool {
     libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
 }
 
-struct Consumed {
-    key: String,
-    value: Vec<u8>,
-    partition: i32,
-    meta: SourceMeta,
-}
-
-/// Every record of `topic` up to its end now (all partitions).
-fn read_all(topic: &str) -> Vec<Consumed> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("s3-test-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let mut assignment = TopicPartitionList::new();
-    let mut ends = BTreeMap::new();
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
-            .expect("watermarks");
-        if high > low {
-            ends.insert(partition.id(), high);
-            assignment
-                .add_partition_offset(topic, partition.id(), Offset::Beginning)
-                .expect("partition");
-        }
-    }
-    let mut records = Vec::new();
-    if ends.is_empty() {
-        return records;
-    }
-    consumer.assign(&assignment).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ends.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "topic {topic} not read to its end"
-        );
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let message = message.expect("consume");
-        records.push(Consumed {
-            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
-            value: message.payload().unwrap_or_default().to_vec(),
-            partition: message.partition(),
-            meta: SourceMeta::from_headers(message.headers()),
-        });
-        if ends
-            .get(&message.partition())
-            .is_some_and(|end| message.offset() + 1 >= *end)
-        {
-            ends.remove(&message.partition());
-        }
-    }
-    records
-}
-
 /// The cursor's entries now: key → the latest value.
 fn read_cursor(topic: &str) -> BTreeMap<String, serde_json::Value> {
-    read_all(topic)
+    read_to_end(topic)
         .into_iter()
         .map(|record| {
             let value = serde_json::from_slice(&record.value).expect("cursor value is JSON");
@@ -364,7 +291,7 @@ fn cloudtrail_and_vpc_flow_objects_arrive_once_each_in_bounded_memory() {
         exit.ru_maxrss_kib
     );
 
-    let records = read_all(&raw_topic);
+    let records = read_to_end(&raw_topic);
     let total_cloudtrail: usize = expected_cloudtrail.values().map(|(_, n)| n).sum();
     let total_vpc = VPC_FILES * (VPC_LINES + 1);
     assert_eq!(records.len(), total_cloudtrail + total_vpc, "total records");
@@ -490,7 +417,7 @@ fn a_killed_or_stopped_connector_repeats_no_completed_object() {
         "every object completed before the kill ({}): nothing left to test",
         completed_before_kill.len()
     );
-    let at_kill = read_all(&raw_topic);
+    let at_kill = read_to_end(&raw_topic);
     let before_restart = at_kill.len();
     // Objects being read when killed: read again from their start after the restart.
     let in_flight_at_kill: BTreeSet<String> = at_kill
@@ -533,7 +460,7 @@ fn a_killed_or_stopped_connector_repeats_no_completed_object() {
     );
 
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let records = read_all(&raw_topic);
+    let records = read_to_end(&raw_topic);
     for record in &records {
         *counts.entry(cloudtrail_event_id(record)).or_default() += 1;
     }
@@ -716,7 +643,7 @@ fn polling_handles_damaged_zstd_and_late_objects_and_stops_on_sigterm() {
         "{log}"
     );
 
-    let records = read_all(&raw_topic);
+    let records = read_to_end(&raw_topic);
     assert_eq!(records.len(), expected_cloudtrail + 102, "records");
     let mut truncated_ids = Vec::new();
     for record in records
@@ -771,7 +698,7 @@ fn a_local_directory_store_is_read_under_its_prefix() {
         )
         .expect("one pass");
     }
-    let mut records: Vec<(String, String)> = read_all(&raw_topic)
+    let mut records: Vec<(String, String)> = read_to_end(&raw_topic)
         .into_iter()
         .map(|record| {
             (

@@ -8,22 +8,15 @@ mod common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-
-use corvid_connectors::raw_record::SourceMeta;
 use corvid_connectors::syslog::{SyslogConfig, SyslogConnector, SyslogError, Transport};
 
-use common::{brokers, unique, WAIT};
+use common::{brokers, read_exactly, self_signed, unique, Consumed, WAIT};
 
 const PARTITIONS: i32 = 4;
 
@@ -116,55 +109,10 @@ fn find_metric(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|value| value.parse().ok())
 }
 
-#[derive(Debug)]
-struct Record {
-    partition: i32,
-    key: String,
-    payload: Vec<u8>,
-    meta: SourceMeta,
-}
-
-/// Every record of `topic`, after checking the topic holds exactly `count`.
-fn read_exactly(topic: &str, count: usize) -> Vec<Record> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("syslog-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut total = 0;
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, Duration::from_secs(10))
-            .expect("watermarks");
-        total += (high - low) as usize;
-        assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .expect("partition");
-    }
-    assert_eq!(total, count, "records in {topic}");
-    consumer.assign(&assignment).expect("assign");
-    let deadline = Instant::now() + WAIT;
-    let mut records = Vec::with_capacity(count);
-    while records.len() < count && Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            records.push(Record {
-                partition: message.partition(),
-                key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
-                payload: message.payload().unwrap_or_default().to_vec(),
-                meta: SourceMeta::from_headers(message.headers()),
-            });
-        }
-    }
-    assert_eq!(records.len(), count, "records read from {topic}");
-    records
-}
-
 /// Compares Kafka's records with what `peer` sent: the same multiset of payloads, each
 /// keyed by the peer, all in one partition, with the source's headers.
-fn assert_delivered(records: &[Record], sent: &[Vec<u8>], peer: &str) {
-    let mut got: Vec<&[u8]> = records.iter().map(|r| &r.payload[..]).collect();
+fn assert_delivered(records: &[Consumed], sent: &[Vec<u8>], peer: &str) {
+    let mut got: Vec<&[u8]> = records.iter().map(|r| &r.value[..]).collect();
     let mut want: Vec<&[u8]> = sent.iter().map(|m| &m[..]).collect();
     got.sort_unstable();
     want.sort_unstable();
@@ -338,13 +286,7 @@ fn ten_thousand_octet_counted_messages_over_tcp_arrive_keyed_by_the_peer() {
     assert_eq!(running.metric("corvid_syslog_truncated_total", &tcp), 0.0);
     running.stop();
     let records = read_exactly(&topic, 10_000);
-    assert!(
-        records
-            .iter()
-            .filter(|r| r.payload.contains(&b'\n'))
-            .count()
-            > 1_000
-    );
+    assert!(records.iter().filter(|r| r.value.contains(&b'\n')).count() > 1_000);
     assert_delivered(&records, &sent, "127.0.0.2");
 }
 
@@ -381,26 +323,6 @@ fn ten_thousand_newline_framed_messages_over_tcp_arrive_keyed_by_the_peer() {
     running.stop();
     drop(streams);
     assert_delivered(&read_exactly(&topic, 10_000), &sent, "127.0.0.3");
-}
-
-/// A self-signed certificate for `localhost` and 127.0.0.1, made with the openssl CLI.
-fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let status = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(status.status.success(), "{status:?}");
-    (cert, key)
 }
 
 #[test]

@@ -400,3 +400,133 @@ impl Drop for Running {
         }
     }
 }
+
+/// One record read back from a topic.
+#[derive(Debug)]
+pub struct Consumed {
+    pub partition: i32,
+    pub key: String,
+    pub value: Vec<u8>,
+    pub meta: corvid_connectors::raw_record::SourceMeta,
+}
+
+/// Every record of `topic`, all partitions, up to the ends they have now.
+pub fn read_to_end(topic: &str) -> Vec<Consumed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = BTreeMap::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            .expect("watermarks");
+        if high > low {
+            ends.insert(partition.id(), high);
+            assignment
+                .add_partition_offset(topic, partition.id(), Offset::Beginning)
+                .expect("partition");
+        }
+    }
+    let mut records = Vec::new();
+    if ends.is_empty() {
+        return records;
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ends.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} not read to its end"
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.expect("consume");
+        records.push(Consumed {
+            partition: message.partition(),
+            key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+            value: message.payload().unwrap_or_default().to_vec(),
+            meta: corvid_connectors::raw_record::SourceMeta::from_headers(message.headers()),
+        });
+        if ends
+            .get(&message.partition())
+            .is_some_and(|end| message.offset() + 1 >= *end)
+        {
+            ends.remove(&message.partition());
+        }
+    }
+    records
+}
+
+/// [`read_to_end`], after waiting until the topic holds `count` records; fails on fewer
+/// or more.
+pub fn read_exactly(topic: &str, count: usize) -> Vec<Consumed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + WAIT;
+    let total = || -> usize {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions())
+            .map(|partition| {
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+                    .expect("watermarks");
+                (high - low) as usize
+            })
+            .sum()
+    };
+    let mut seen = total();
+    while seen < count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        seen = total();
+    }
+    assert_eq!(seen, count, "records in {topic}");
+    let records = read_to_end(topic);
+    assert_eq!(records.len(), count, "records read from {topic}");
+    records
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, made with the openssl CLI:
+/// (certificate, key) PEM files in `dir`.
+pub fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let output = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (cert, key)
+}
+
+/// `data` gzip-compressed.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).expect("gzip");
+    encoder.finish().expect("gzip")
+}
