@@ -9,19 +9,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corvid_connectors::http::{self, HttpConfig};
 use corvid_connectors::ingest::config::parse_yaml;
 use corvid_connectors::producer::producer_config;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
-use common::{brokers, gzip, read_topic, sample, scrape, self_signed, unique, WAIT};
+use common::{brokers, gzip, read_exactly, read_topic, sample, scrape, self_signed, unique, WAIT};
 
 const TOKEN: &str = "t0ken-current";
 const OLD_TOKEN: &str = "t0ken-rotating-out";
@@ -324,49 +320,21 @@ fn tokens_sources_and_size_limits_are_enforced() {
     connector.stop();
 }
 
-/// Every record of `topic` (one partition) with its headers.
+/// Every record of `topic`, after checking it holds exactly `count`: key, JSON value and
+/// the source headers by name.
 fn read_with_headers(topic: &str, count: usize) -> Vec<(String, Value, BTreeMap<String, String>)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&assignment).expect("assign");
-    let deadline = Instant::now() + WAIT;
-    let mut records = Vec::new();
-    while Instant::now() < deadline && records.len() < count {
-        let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        let value = String::from_utf8_lossy(h.value.unwrap_or_default());
-                        (h.key.to_owned(), value.into_owned())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        records.push((
-            String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
-            serde_json::from_slice(message.payload().unwrap_or_default()).expect("JSON record"),
-            headers,
-        ));
-    }
-    // A surplus would show here.
-    std::thread::sleep(Duration::from_millis(500));
-    if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-        panic!("an extra record: {:?}", message.payload_view::<str>());
-    }
-    records
+    read_exactly(topic, count)
+        .into_iter()
+        .map(|record| {
+            let headers = BTreeMap::from([
+                ("source_id".to_owned(), record.meta.source_id),
+                ("source_label".to_owned(), record.meta.source_label),
+                ("log_types".to_owned(), record.meta.log_types.join(",")),
+            ]);
+            let value = serde_json::from_slice(&record.value).expect("JSON record");
+            (record.key, value, headers)
+        })
+        .collect()
 }
 
 /// The conversation of osquery's TLS enroll and logger plugins, as documented at
