@@ -6,7 +6,7 @@
 //! (they cannot be taken back), so a client that retries may deliver some twice:
 //! delivery is at-least-once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
 use tracing::warn;
@@ -81,25 +81,19 @@ async fn queue_one(
     payload: &[u8],
     queue_full_wait: Duration,
 ) -> Result<Delivery, DeliverError> {
-    let mut deadline = None;
-    loop {
-        match producer.try_queue(route, key, payload) {
-            Ok(delivery) => return Ok(delivery),
-            Err(QueueError::Full) => {
-                let deadline = *deadline.get_or_insert_with(|| Instant::now() + queue_full_wait);
-                if Instant::now() >= deadline {
-                    return Err(DeliverError::Backpressure(queue_full_wait));
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            Err(QueueError::Failed(error)) => {
-                warn!(%error, "cannot queue a record");
-                return Err(DeliverError::Refused {
-                    failed: 1,
-                    total: 1,
-                    first: error.to_string(),
-                });
-            }
+    match producer
+        .queue_within(route, key, payload, queue_full_wait)
+        .await
+    {
+        Ok(delivery) => Ok(delivery),
+        Err(QueueError::Full) => Err(DeliverError::Backpressure(queue_full_wait)),
+        Err(QueueError::Failed(error)) => {
+            warn!(%error, "cannot queue a record");
+            Err(DeliverError::Refused {
+                failed: 1,
+                total: 1,
+                first: error.to_string(),
+            })
         }
     }
 }

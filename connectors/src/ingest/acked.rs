@@ -6,7 +6,7 @@
 //! [`AckedProducer::try_queue`] says so at once ([`QueueError::Full`], an HTTP 429) and
 //! [`AckedProducer::queue`] waits for room (backpressure on a socket or a reader).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::oneshot::Canceled;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -18,6 +18,9 @@ use super::config::KafkaTarget;
 use crate::producer::{DeliveryCounters, ProduceError};
 use crate::raw_record::SourceMeta;
 use crate::topics::{ensure_topics, TopicError};
+
+/// How long a sender waits before trying a full queue again.
+const FULL_RETRY: Duration = Duration::from_millis(5);
 
 /// Where one source's records go: its headers, built once, and its delivery counters.
 #[derive(Clone)]
@@ -115,8 +118,28 @@ impl AckedProducer {
         loop {
             match self.try_queue(route, key, payload) {
                 Ok(delivery) => return Ok(delivery),
-                Err(QueueError::Full) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(QueueError::Full) => tokio::time::sleep(FULL_RETRY).await,
                 Err(QueueError::Failed(error)) => return Err(error),
+            }
+        }
+    }
+
+    /// Queues one record, waiting at most `wait` for room in a full queue;
+    /// [`QueueError::Full`] once that has passed (an HTTP client is told to back off).
+    pub async fn queue_within(
+        &self,
+        route: &Route,
+        key: &[u8],
+        payload: &[u8],
+        wait: Duration,
+    ) -> Result<Delivery, QueueError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.try_queue(route, key, payload) {
+                Err(QueueError::Full) if Instant::now() < deadline => {
+                    tokio::time::sleep(FULL_RETRY).await
+                }
+                outcome => return outcome,
             }
         }
     }
@@ -131,7 +154,7 @@ impl AckedProducer {
         loop {
             match self.try_queue(route, key, payload) {
                 Ok(delivery) => return Ok(delivery),
-                Err(QueueError::Full) => std::thread::sleep(Duration::from_millis(5)),
+                Err(QueueError::Full) => std::thread::sleep(FULL_RETRY),
                 Err(QueueError::Failed(error)) => return Err(error),
             }
         }
