@@ -146,6 +146,17 @@ fn assert_same_lines(delivered: &[String], written: &[String]) {
     );
 }
 
+/// logrotate's `copytruncate`: copy the file aside, then truncate it in place.
+fn copytruncate(path: &Path, copy: &Path) {
+    std::fs::copy(path, copy).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
 fn stream(dir: &Path, name: &str) -> String {
     dir.join(name).to_string_lossy().into_owned()
 }
@@ -220,24 +231,12 @@ fn rotation_and_truncation_deliver_each_line_exactly_once_in_order() {
     // logrotate `copytruncate`, once the connector has caught up (lines written between
     // the copy and the truncation are lost by design of copytruncate).
     wait_for(&topic, a_expected.len() + b_expected.len());
-    std::fs::copy(&b_path, dir.join("b.log.1")).unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(&b_path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    copytruncate(&b_path, &dir.join("b.log.1"));
     write_lines(&mut b, numbered("b", 100..150), &mut b_expected);
     wait_for(&topic, a_expected.len() + b_expected.len());
     // Truncated and at once refilled past the old offset: only the changed first bytes
     // can tell.
-    std::fs::copy(&b_path, dir.join("b.log.2")).unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(&b_path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    copytruncate(&b_path, &dir.join("b.log.2"));
     write_lines(&mut b, numbered("b", 150..350), &mut b_expected);
 
     let total = a_expected.len() + b_expected.len();
