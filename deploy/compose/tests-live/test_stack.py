@@ -41,6 +41,7 @@ COMPOSE_DIR = Path(__file__).resolve().parents[1]
 ROOT = COMPOSE_DIR.parents[1]
 sys.path.insert(0, str(COMPOSE_DIR))
 
+import launcher  # noqa: E402
 import queries  # noqa: E402
 import render_dashboard  # noqa: E402
 
@@ -419,12 +420,8 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int, bytes]:
 
 
 def dotenv() -> dict:
-    values = {}
-    for line in (COMPOSE_DIR / ".env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name.strip()] = value.strip()
-    return values
+    """.env's values, read as the launcher (and compose) read them."""
+    return launcher.read_env_file(COMPOSE_DIR / ".env")
 
 
 def test_syslog_http_ingest_and_osquery_reach_kafka_and_the_engine(stack):

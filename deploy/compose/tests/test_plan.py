@@ -22,6 +22,7 @@ ROOT = COMPOSE_DIR.parent.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(COMPOSE_DIR))
 
+import launcher  # noqa: E402
 import plan_compare  # noqa: E402
 
 FAKE_CORVID = "/opt/corvid-test/bin/corvid"
@@ -143,12 +144,8 @@ def test_log_connectors_run_from_their_configs(tmp_path):
 
 
 def read_dotenv() -> dict:
-    values = {}
-    for line in (COMPOSE_DIR / ".env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name.strip()] = value.strip()
-    return values
+    """.env's values, read as the launcher (and compose) read them."""
+    return launcher.read_env_file(COMPOSE_DIR / ".env")
 
 
 def test_http_secrets_are_required(compose_copy, tmp_path):
