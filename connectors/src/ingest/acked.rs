@@ -6,6 +6,7 @@
 //! [`AckedProducer::try_queue`] says so at once ([`QueueError::Full`], an HTTP 429) and
 //! [`AckedProducer::queue`] waits for room (backpressure on a socket or a reader).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot::Canceled;
@@ -22,18 +23,28 @@ use crate::topics::{ensure_topics, TopicError};
 /// How long a sender waits before trying a full queue again.
 const FULL_RETRY: Duration = Duration::from_millis(5);
 
-/// Where one source's records go: its headers, built once, and its delivery counters.
+/// Where one source's records go: its headers, built once, and its delivery counters
+/// (shared with every [`Delivery`], so queueing a record clones one `Arc`).
 #[derive(Clone)]
 pub struct Route {
-    headers: OwnedHeaders,
-    counters: DeliveryCounters,
+    headers: Option<OwnedHeaders>,
+    counters: Option<Arc<DeliveryCounters>>,
 }
 
 impl Route {
     pub fn new(meta: &SourceMeta, counters: DeliveryCounters) -> Route {
         Route {
-            headers: meta.to_headers(),
-            counters,
+            headers: Some(meta.to_headers()),
+            counters: Some(Arc::new(counters)),
+        }
+    }
+
+    /// For a connector's own bookkeeping records (the S3 cursor), which are not log
+    /// records: no source headers, and not counted in the connector's series.
+    pub fn bookkeeping() -> Route {
+        Route {
+            headers: None,
+            counters: None,
         }
     }
 }
@@ -88,10 +99,10 @@ impl AckedProducer {
         key: &[u8],
         payload: &[u8],
     ) -> Result<Delivery, QueueError> {
-        let record = FutureRecord::to(&self.topic)
-            .key(key)
-            .payload(payload)
-            .headers(route.headers.clone());
+        let mut record = FutureRecord::to(&self.topic).key(key).payload(payload);
+        if let Some(headers) = &route.headers {
+            record = record.headers(headers.clone());
+        }
         match self.producer.send_result(record) {
             Ok(future) => Ok(Delivery {
                 future,
@@ -171,7 +182,7 @@ impl AckedProducer {
 /// One queued record; await [`Delivery::acked`] to learn whether Kafka has it.
 pub struct Delivery {
     future: DeliveryFuture,
-    counters: DeliveryCounters,
+    counters: Option<Arc<DeliveryCounters>>,
     bytes: u64,
 }
 
@@ -181,28 +192,36 @@ impl Delivery {
     /// Resolves once the broker acknowledged (Ok) or refused the record; counts it.
     pub async fn acked(self) -> Result<(), ProduceError> {
         let outcome = self.future.await;
-        settle(&self.counters, self.bytes, outcome)
+        settle(self.counters.as_deref(), self.bytes, outcome)
     }
 
     /// [`Delivery::acked`] for threads that are not on a runtime.
     pub fn acked_blocking(self) -> Result<(), ProduceError> {
         let outcome = futures::executor::block_on(self.future);
-        settle(&self.counters, self.bytes, outcome)
+        settle(self.counters.as_deref(), self.bytes, outcome)
     }
 }
 
-fn settle(counters: &DeliveryCounters, bytes: u64, outcome: Outcome) -> Result<(), ProduceError> {
+fn settle(
+    counters: Option<&DeliveryCounters>,
+    bytes: u64,
+    outcome: Outcome,
+) -> Result<(), ProduceError> {
     let reason = match outcome {
         Ok(Ok(_)) => {
-            counters.records.inc();
-            if let Some(counter) = &counters.bytes {
-                counter.inc_by(bytes);
+            if let Some(counters) = counters {
+                counters.records.inc();
+                if let Some(counter) = &counters.bytes {
+                    counter.inc_by(bytes);
+                }
             }
             return Ok(());
         }
         Ok(Err((error, _))) => error.to_string(),
         Err(Canceled) => "the producer was dropped before the broker answered".to_owned(),
     };
-    counters.failures.inc();
+    if let Some(counters) = counters {
+        counters.failures.inc();
+    }
     Err(ProduceError::Refused { reason })
 }

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use object_store::ObjectMeta;
-use prometheus::IntCounter;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -15,8 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingest::acked::{AckedProducer, AckedProducerError, Route};
 use crate::ingest::config::KafkaTarget;
-use crate::producer::{DeliveryCounters, ProduceError};
-use crate::raw_record::SourceMeta;
+use crate::producer::ProduceError;
 use crate::topics::{ensure_topics_with, partition_ids, TopicError};
 
 const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -118,22 +116,7 @@ impl Cursor {
             topic: topic.to_owned(),
             source: Box::new(source),
         })?;
-        // Cursor writes are not log records: their counters stay out of the connector
-        // series.
-        let counter = |name: &str| IntCounter::new(name, "cursor writes").expect("static name");
-        let counters = DeliveryCounters {
-            records: counter("cursor_acked"),
-            bytes: None,
-            failures: counter("cursor_refused"),
-        };
-        let route = Route::new(
-            &SourceMeta {
-                source_id: "s3-cursor".into(),
-                source_label: "s3-cursor".into(),
-                log_types: Vec::new(),
-            },
-            counters,
-        );
+        let route = Route::bookkeeping();
         Ok(Cursor {
             entries: Mutex::new(entries),
             producer,
