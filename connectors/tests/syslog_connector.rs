@@ -416,6 +416,15 @@ fn connections_beyond_max_connections_are_closed_and_counted() {
     first.write_all(b"<13>first\n").expect("write");
     second.write_all(b"<13>second\n").expect("write");
     running.wait_for_records(2.0);
+    // The connector's end of an accepted connection has TCP keepalive armed at 60 s (the
+    // kernel's default would be 7,200 s, and no timer at all without SO_KEEPALIVE).
+    let peer = second.local_addr().expect("client address");
+    let (timer, expires_in) = tcp_timer(to, peer).expect("server socket in /proc/net/tcp");
+    assert_eq!(timer, 2, "keepalive timer armed on the accepted connection");
+    assert!(
+        expires_in <= Duration::from_secs(60) && expires_in > Duration::from_secs(30),
+        "first keepalive probe due in {expires_in:?}"
+    );
     let mut third = connect_from("127.0.0.6", to);
     // The connector closes it unread: the read sees the end of the stream.
     let _ = third.write_all(b"<13>third\n");
@@ -448,6 +457,31 @@ fn connections_beyond_max_connections_are_closed_and_counted() {
         b"<13>fourth".to_vec(),
     ];
     assert_delivered(&read_exactly(&topic, 3), &sent, "127.0.0.6");
+}
+
+/// The timer of the IPv4 TCP socket `local` ↔ `remote` from `/proc/net/tcp`: its kind
+/// (`tr`: 0 none, 1 retransmit, 2 keepalive, …) and when it fires (`tm->when`, in
+/// USER_HZ ticks of 10 ms).
+fn tcp_timer(local: SocketAddr, remote: SocketAddr) -> Option<(u8, Duration)> {
+    let hex = |addr: SocketAddr| match addr {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("the test listens on IPv4"),
+    };
+    let (local, remote) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
+            return None;
+        }
+        let (kind, when) = fields.get(5)?.split_once(':')?;
+        let ticks = u64::from_str_radix(when, 16).ok()?;
+        Some((kind.parse().ok()?, Duration::from_millis(ticks * 10)))
+    })
 }
 
 /// The `corvid connect syslog` command: a bad key fails naming it; SIGTERM delivers what

@@ -27,6 +27,13 @@ use super::peer_key;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes asked of the socket per read.
 const READ_CAPACITY: usize = 16 * 1024;
+/// TCP keepalive on every accepted connection: a peer that vanished without closing
+/// (rebooted switch, NAT entry expired) is noticed after about two minutes of silence
+/// instead of holding one of the `max_connections` slots forever.
+const KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(Duration::from_secs(60))
+    .with_interval(Duration::from_secs(10))
+    .with_retries(6);
 
 pub struct StreamListener {
     pub listener: TcpListener,
@@ -64,6 +71,9 @@ impl StreamListener {
                 continue;
             };
             let _ = socket.set_nodelay(true);
+            if let Err(error) = socket2::SockRef::from(&socket).set_tcp_keepalive(&KEEPALIVE) {
+                tracing::warn!(listener = %self.name, %peer, %error, "setting TCP keepalive failed");
+            }
             let outlet = self.outlet.clone();
             outlet.metrics.connections.inc();
             outlet.metrics.open_connections.inc();
